@@ -1,0 +1,137 @@
+"""Every game behind one call: ``make_env`` (one game) and ``make_vec_env`` (N in parallel).
+
+Both return observations of ``(4, 84, 84) uint8`` for pixel games (``(N, 4, 84, 84)`` for
+vector envs) and the raw state for ``CartPole``. ``mode="train"`` makes a lost life a terminal
+and clips rewards to their sign; ``mode="eval"`` does neither, so reported scores are real.
+Every game reports its real score in ``info["episode_score"]`` when it ends.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import gymnasium as gym
+from gymnasium.wrappers import TimeLimit
+
+from envs.atari import NOOP_MAX, STICKY_ACTION_PROBABILITY, make_atari_env, rom_id
+from envs.catalog import PIXEL_GAME_CLASSES, GameSpec, UnknownGameError, all_games, resolve_game
+from envs.episode import ClipReward, EpisodeStatistics, LifeLossTerminal
+from envs.pixels import PixelPipeline
+from envs.vector import VectorPipeline, make_atari_vector_env
+
+Mode = Literal["train", "eval"]
+MODES = ("train", "eval")
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+
+
+def make_game(
+    spec: GameSpec,
+    *,
+    render_mode: str | None = None,
+    sticky_actions: bool = False,
+    noop_max: int = NOOP_MAX,
+    fire_reset: bool = True,
+) -> gym.Env:
+    """The game with its observation pipeline and time limit, but real rewards and no life loss."""
+    if spec.family == "atari":
+        return make_atari_env(spec.name, render_mode=render_mode, sticky_actions=sticky_actions, noop_max=noop_max, fire_reset=fire_reset)
+    if spec.family == "state":
+        return gym.make(spec.gym_id, render_mode=render_mode, max_episode_steps=spec.max_episode_steps)
+    game = PIXEL_GAME_CLASSES[spec.name](render_mode=render_mode)
+    pipeline = PixelPipeline(game, frame_skip=spec.frame_skip, max_pool=spec.max_pool)
+    return TimeLimit(pipeline, max_episode_steps=spec.max_episode_steps)
+
+
+def make_env(
+    game_id: str,
+    *,
+    mode: Mode = "train",
+    seed: int | None = None,
+    render_mode: str | None = None,
+    sticky_actions: bool = False,
+    noop_max: int = NOOP_MAX,
+    fire_reset: bool = True,
+) -> gym.Env:
+    """One game with the DeepMind pipeline.
+
+    Args:
+        game_id: ``Pong``, ``breakout``, ``ALE/Pong-v5``, ``FlappyBird``, ``CartPole``...
+        mode: ``train`` (life loss ends the training episode, rewards clipped) or ``eval``.
+        seed: seeds the first ``reset()`` (and the action space) when given.
+        render_mode: ``rgb_array`` for true-colour frames, ``human`` for a window.
+        sticky_actions: repeat the previous action with probability 0.25 (Atari; off as in
+            the Nature paper).
+        noop_max: up to this many no-ops at reset (Atari).
+        fire_reset: press FIRE at reset for games that wait for it (Atari).
+    """
+    _check_mode(mode)
+    spec = resolve_game(game_id)
+    env = make_game(spec, render_mode=render_mode, sticky_actions=sticky_actions, noop_max=noop_max, fire_reset=fire_reset)
+    env = EpisodeStatistics(env)
+    if mode == "train":
+        if spec.family == "atari":
+            env = LifeLossTerminal(env)
+        env = ClipReward(env)
+    if seed is not None:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+    return env
+
+
+def _make_game_thunk(spec: GameSpec, sticky_actions: bool):
+    def thunk() -> gym.Env:
+        return make_game(spec, sticky_actions=sticky_actions)
+
+    return thunk
+
+
+def make_vec_env(
+    game_id: str,
+    num_envs: int,
+    *,
+    mode: Mode = "train",
+    sticky_actions: bool = False,
+    asynchronous: bool | None = None,
+    num_threads: int = 0,
+) -> VectorPipeline:
+    """``num_envs`` copies of a game stepped together; see ``envs/vector.py`` for the contract.
+
+    Atari games run in ale-py's native C++ vector env (its threads do the whole pipeline);
+    other games in gymnasium's vector envs (subprocesses when ``asynchronous``, the default
+    for more than one env of a pixel game).
+    """
+    _check_mode(mode)
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+    spec = resolve_game(game_id)
+    if spec.family == "atari":
+        vector = make_atari_vector_env(
+            rom_id(spec.name),
+            num_envs,
+            sticky_actions=sticky_actions,
+            noop_max=NOOP_MAX,
+            fire_reset=True,
+            frame_skip=spec.frame_skip,
+            max_episode_frames=spec.max_episode_steps * spec.frame_skip,
+            sticky_action_probability=STICKY_ACTION_PROBABILITY,
+            num_threads=num_threads,
+        )
+    else:
+        if asynchronous is None:
+            asynchronous = num_envs > 1 and spec.pixels
+        thunks = [_make_game_thunk(spec, sticky_actions) for _ in range(num_envs)]
+        vector_class = gym.vector.AsyncVectorEnv if asynchronous else gym.vector.SyncVectorEnv
+        vector = vector_class(thunks, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+    return VectorPipeline(vector, clip_rewards=mode == "train", life_loss_terminal=mode == "train")
+
+
+def list_games() -> list[str]:
+    """Every playable game's canonical name."""
+    return list(all_games())
+
+
+__all__ = ["GameSpec", "UnknownGameError", "list_games", "make_env", "make_game", "make_vec_env", "resolve_game"]

@@ -1,0 +1,105 @@
+"""What every pygame game shares: a small off-screen canvas, seeded randomness, true-colour
+frames as observations, and an optional window.
+
+A game subclass implements ``_new_game()``, ``_advance(action) -> (reward, game_over)`` and
+``_draw(canvas)``; this base turns that into a ``gymnasium.Env`` whose observation is the
+colour frame ``(height, width, 3) uint8``. Nothing opens a display unless
+``render_mode="human"`` asks for one, so the games run headless on servers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+if "DISPLAY" not in os.environ and "WAYLAND_DISPLAY" not in os.environ:
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import pygame  # noqa: E402  (the SDL variables above must be set before import)
+
+BACKGROUND = (20, 20, 30)
+WINDOW_SCALE = 4
+
+
+class PygameGame(gym.Env):
+    """Base class of our PLE-style games (see the module docstring)."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 30}
+    width: ClassVar[int] = 64
+    height: ClassVar[int] = 64
+    action_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.action_space = gym.spaces.Discrete(len(self.action_names))
+        self.observation_space = gym.spaces.Box(0, 255, (self.height, self.width, 3), np.uint8)
+        self.canvas = pygame.Surface((self.width, self.height))
+        self._window: pygame.Surface | None = None
+        self._clock: pygame.time.Clock | None = None
+        self._started = False
+
+    # -- what a game implements -------------------------------------------------------
+    def _new_game(self) -> None:
+        raise NotImplementedError
+
+    def _advance(self, action: int) -> tuple[float, bool]:
+        raise NotImplementedError
+
+    def _draw(self, canvas: pygame.Surface) -> None:
+        raise NotImplementedError
+
+    # -- gymnasium API ----------------------------------------------------------------
+    def get_action_meanings(self) -> list[str]:
+        return list(self.action_names)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._new_game()
+        self._started = True
+        return self._frame(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        reward, game_over = self._advance(int(action))
+        return self._frame(), float(reward), bool(game_over), False, {}
+
+    def _frame(self) -> np.ndarray:
+        self.canvas.fill(BACKGROUND)
+        self._draw(self.canvas)
+        if self.render_mode == "human":
+            self._show()
+        return self._canvas_pixels()
+
+    def _canvas_pixels(self) -> np.ndarray:
+        raw = pygame.image.tobytes(self.canvas, "RGB")
+        return np.frombuffer(raw, dtype=np.uint8).reshape(self.height, self.width, 3).copy()
+
+    def render(self) -> np.ndarray | None:
+        """The true-colour frame of the current state (``rgb_array``); ``human`` draws on step."""
+        if self.render_mode == "rgb_array":
+            return self._canvas_pixels()
+        return None
+
+    def _show(self) -> None:
+        if self._window is None:
+            pygame.display.init()
+            self._window = pygame.display.set_mode((self.width * WINDOW_SCALE, self.height * WINDOW_SCALE))
+            pygame.display.set_caption(type(self).__name__)
+            self._clock = pygame.time.Clock()
+        pygame.event.pump()
+        pygame.transform.scale(self.canvas, self._window.get_size(), self._window)
+        pygame.display.flip()
+        self._clock.tick(self.metadata["render_fps"])
+
+    def close(self) -> None:
+        if self._window is not None:
+            pygame.display.quit()
+            self._window = None
