@@ -8,6 +8,7 @@ Every game reports its real score in ``info["episode_score"]`` when it ends.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import gymnasium as gym
@@ -37,13 +38,30 @@ def make_game(
     fire_reset: bool = True,
 ) -> gym.Env:
     """The game with its observation pipeline and time limit, but real rewards and no life loss."""
-    if spec.family == "atari":
-        return make_atari_env(spec.name, render_mode=render_mode, sticky_actions=sticky_actions, noop_max=noop_max, fire_reset=fire_reset)
     if spec.family == "state":
         return gym.make(spec.gym_id, render_mode=render_mode, max_episode_steps=spec.max_episode_steps)
-    game = PIXEL_GAME_CLASSES[spec.name](render_mode=render_mode)
-    pipeline = PixelPipeline(game, frame_skip=spec.frame_skip, max_pool=spec.max_pool)
+    if spec.family == "atari":
+        pipeline = make_atari_env(
+            spec.name,
+            render_mode=render_mode,
+            sticky_actions=sticky_actions,
+            noop_max=noop_max,
+            fire_reset=fire_reset,
+            frame_skip=spec.frame_skip,
+        )
+    else:
+        game = PIXEL_GAME_CLASSES[spec.name](render_mode=render_mode)
+        pipeline = PixelPipeline(game, frame_skip=spec.frame_skip, max_pool=spec.max_pool)
+    # The cap counts agent steps after the reset no-ops, as ale-py's native vector env does.
     return TimeLimit(pipeline, max_episode_steps=spec.max_episode_steps)
+
+
+def _with_time_limit(spec: GameSpec, max_episode_steps: int | None) -> GameSpec:
+    if max_episode_steps is None:
+        return spec
+    if max_episode_steps < 1:
+        raise ValueError(f"max_episode_steps must be at least 1, got {max_episode_steps}")
+    return dataclasses.replace(spec, max_episode_steps=max_episode_steps)
 
 
 def make_env(
@@ -55,6 +73,7 @@ def make_env(
     sticky_actions: bool = False,
     noop_max: int = NOOP_MAX,
     fire_reset: bool = True,
+    max_episode_steps: int | None = None,
 ) -> gym.Env:
     """One game with the DeepMind pipeline.
 
@@ -67,9 +86,10 @@ def make_env(
             the Nature paper).
         noop_max: up to this many no-ops at reset (Atari).
         fire_reset: press FIRE at reset for games that wait for it (Atari).
+        max_episode_steps: agent steps before a game is truncated (default: the game's own).
     """
     _check_mode(mode)
-    spec = resolve_game(game_id)
+    spec = _with_time_limit(resolve_game(game_id), max_episode_steps)
     env = make_game(spec, render_mode=render_mode, sticky_actions=sticky_actions, noop_max=noop_max, fire_reset=fire_reset)
     env = EpisodeStatistics(env)
     if mode == "train":
@@ -97,6 +117,7 @@ def make_vec_env(
     sticky_actions: bool = False,
     asynchronous: bool | None = None,
     num_threads: int = 0,
+    max_episode_steps: int | None = None,
 ) -> VectorPipeline:
     """``num_envs`` copies of a game stepped together; see ``envs/vector.py`` for the contract.
 
@@ -107,7 +128,7 @@ def make_vec_env(
     _check_mode(mode)
     if num_envs < 1:
         raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-    spec = resolve_game(game_id)
+    spec = _with_time_limit(resolve_game(game_id), max_episode_steps)
     if spec.family == "atari":
         vector = make_atari_vector_env(
             rom_id(spec.name),

@@ -24,15 +24,14 @@ NOOP_MAX = 30
 STICKY_ACTION_PROBABILITY = 0.25  # Machado et al. (2018); off by default, as in the paper
 
 
-def camel_case(rom_id: str) -> str:
-    """``space_invaders`` -> ``SpaceInvaders`` (the name gymnasium's ``ALE/...-v5`` ids use)."""
-    return "".join(part.capitalize() if not part[0].isdigit() else part for part in rom_id.split("_"))
-
-
 @lru_cache(maxsize=1)
 def atari_games() -> dict[str, str]:
-    """Every game whose ROM ale-py ships: CamelCase name -> ROM id."""
-    return {camel_case(rom): rom for rom in ale_py.roms.get_all_rom_ids()}
+    """Every single-player game ale-py ships and registers: ``SpaceInvaders`` -> ``space_invaders``.
+
+    (ale-py also ships four two-player-only ROMs, such as Combat, that it does not register.)
+    """
+    specs = (spec for spec in gym.registry.values() if spec.namespace == "ALE" and spec.version == 5)
+    return {spec.name: spec.kwargs["game"] for spec in sorted(specs, key=lambda spec: spec.name)}
 
 
 def rom_id(game: str) -> str:
@@ -81,14 +80,14 @@ def make_atari_env(
     fire_reset: bool = True,
     frame_skip: int = ATARI_FRAME_SKIP,
 ) -> gym.Env:
-    """The DeepMind pipeline around one ALE game (no life loss or clipping: see ``make_env``)."""
+    """The DeepMind pipeline around one ALE game (no time limit, life loss or clipping: see
+    ``envs.make_game``, which caps episodes in agent steps like the native vector env does)."""
     env = gym.make(
         f"ALE/{game}-v5",
         obs_type="grayscale",
         frameskip=1,
         repeat_action_probability=STICKY_ACTION_PROBABILITY if sticky_actions else 0.0,
         full_action_space=False,
-        max_num_frames_per_episode=MAX_EPISODE_FRAMES,
         render_mode=render_mode,
     )
     env = AtariResetActions(env, noop_max=noop_max, fire_reset=fire_reset)
