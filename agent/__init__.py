@@ -1,0 +1,1 @@
+"""The DQN agent: config, networks, replay memory, policy, learner and checkpoints."""

@@ -1,0 +1,210 @@
+"""One dataclass holds every hyperparameter; its defaults are the Nature DQN paper's
+(Mnih et al., 2015). Named presets change a few fields, and ``preset_for_game`` picks one
+from the game's family.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class DQNConfig:
+    """Every setting of a DQN run. Steps are agent steps (one action of one env), summed over
+    parallel envs; an Atari agent step is 4 emulator frames."""
+
+    # -- the run --------------------------------------------------------------------
+    total_steps: int = 12_500_000
+    """Agent steps to train for (12.5M steps = 50M frames, the paper's budget)."""
+    num_envs: int = 1
+    """Parallel environments collecting experience."""
+    seed: int = 0
+    """Seeds the envs, the networks, exploration and replay sampling."""
+    device: str = "auto"
+    """``auto`` (CUDA, then Apple MPS, then CPU), ``cuda``, ``mps`` or ``cpu``."""
+
+    # -- network --------------------------------------------------------------------
+    network: str = "nature_cnn"
+    """``nature_cnn`` for pixels, ``mlp`` for vector states."""
+    cnn_channels: tuple[int, int, int] = (32, 64, 64)
+    """Filters of the three conv layers (8x8/4, 4x4/2, 3x3/1)."""
+    hidden_size: int = 512
+    """Width of the fully connected layer after the convs."""
+    mlp_hidden_sizes: tuple[int, ...] = (128, 128)
+    """Hidden layers of the MLP for vector states."""
+    dueling: bool = False
+    """Dueling head: separate state value and action advantages."""
+
+    # -- replay memory --------------------------------------------------------------
+    replay_capacity: int = 1_000_000
+    """Transitions kept (split evenly across the envs' streams)."""
+    batch_size: int = 32
+    """Transitions per gradient update."""
+    n_step: int = 1
+    """Multi-step returns (1 = the paper's one-step Q-learning)."""
+    replay_on_device: bool = False
+    """Keep the replay frames on the learner's device (a GPU with room for them)."""
+
+    # -- learning -------------------------------------------------------------------
+    discount: float = 0.99
+    """Discount factor gamma."""
+    learning_starts: int = 50_000
+    """Agent steps of random play before the first update."""
+    update_period_steps: int = 4
+    """One gradient update per this many agent steps (the paper's replay ratio)."""
+    target_update_period_steps: int = 10_000
+    """Agent steps between hard copies of the online network into the target network."""
+    target_update_tau: float = 1.0
+    """1.0 = hard sync every period; below 1, a soft (Polyak) update after every gradient update."""
+    double_dqn: bool = False
+    """Double DQN: the online network picks the next action, the target network scores it."""
+    optimizer: str = "rmsprop"
+    """``rmsprop`` (the paper's) or ``adam``."""
+    learning_rate: float = 2.5e-4
+    """Step size (the paper's RMSprop: 2.5e-4; Adam presets use 6.25e-5 to 1e-4)."""
+    optimizer_eps: float = 0.01
+    """Epsilon of the optimizer's denominator (RMSprop 0.01 as in the paper; Adam 1.5e-4)."""
+    rmsprop_alpha: float = 0.95
+    """RMSprop's squared-gradient decay (the paper's 0.95)."""
+    max_grad_norm: float = 10.0
+    """Gradient-norm clipping (0 turns it off)."""
+    huber_delta: float = 1.0
+    """Huber loss threshold (the paper's error clipping to [-1, 1])."""
+
+    # -- exploration ----------------------------------------------------------------
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.1
+    epsilon_decay_steps: int = 1_000_000
+    """Agent steps over which epsilon falls linearly from start to end."""
+    eval_epsilon: float = 0.05
+    """Epsilon when evaluating and playing."""
+
+    # -- evaluation, logging and checkpoints (used by train.py) ---------------------
+    eval_every_steps: int = 250_000
+    eval_episodes: int = 10
+    eval_max_episode_steps: int = 27_000
+    """Agent steps before an evaluation game is cut (27,000 = the literature's 108,000 frames)."""
+    checkpoint_every_steps: int = 100_000
+    keep_checkpoints: int = 3
+    """Periodic checkpoints kept besides ``latest.pt`` and ``best.pt``."""
+    log_every_steps: int = 1_000
+
+    def replace(self, **changes: Any) -> "DQNConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: (list(value) if isinstance(value, tuple) else value) for name, value in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "DQNConfig":
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**{name: tuple(value) if isinstance(value, list) else value for name, value in values.items()})
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(DQNConfig)]
+
+
+def parse_override(text: str, base: DQNConfig) -> tuple[str, Any]:
+    """``"learning_rate=1e-4"`` -> ``("learning_rate", 1e-4)``, typed like the field's default."""
+    name, separator, raw = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not separator:
+        raise ValueError(f"override {text!r} must look like FIELD=VALUE")
+    if name not in field_names():
+        import difflib
+
+        close = difflib.get_close_matches(name, field_names(), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown config field {name!r}.{hint}")
+    current = getattr(base, name)
+    raw = raw.strip()
+    if isinstance(current, bool):
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{name} takes true or false, got {raw!r}")
+        return name, raw.lower() in ("true", "1", "yes")
+    if isinstance(current, tuple):
+        return name, tuple(int(part) for part in raw.strip("()[]").split(",") if part.strip())
+    try:
+        return name, type(current)(float(raw)) if isinstance(current, int) else type(current)(raw)
+    except ValueError:
+        raise ValueError(f"{name} takes a {type(current).__name__}, got {raw!r}") from None
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper, field for field (the dataclass defaults).
+    "nature": {},
+    # A modern Atari recipe: Double DQN with Adam (as in Dopamine's and CleanRL's DQN).
+    "atari": {
+        "double_dqn": True,
+        "optimizer": "adam",
+        "learning_rate": 6.25e-5,
+        "optimizer_eps": 1.5e-4,
+        "epsilon_end": 0.01,
+        "epsilon_decay_steps": 250_000,
+        "learning_starts": 20_000,
+        "target_update_period_steps": 8_000,
+        "num_envs": 4,
+    },
+    # Our pygame games: small screens, short games; a narrower CNN learns them in minutes.
+    "pygame": {
+        "total_steps": 500_000,
+        "double_dqn": True,
+        "optimizer": "adam",
+        "learning_rate": 1e-4,
+        "optimizer_eps": 1.5e-4,
+        "cnn_channels": (16, 32, 32),
+        "hidden_size": 256,
+        "replay_capacity": 100_000,
+        "learning_starts": 5_000,
+        "epsilon_end": 0.05,
+        "epsilon_decay_steps": 50_000,
+        "target_update_period_steps": 2_000,
+        "eval_every_steps": 25_000,
+        "eval_episodes": 5,
+        "eval_max_episode_steps": 2_000,
+        "checkpoint_every_steps": 25_000,
+    },
+    # CartPole's 4-number state with an MLP.
+    "cartpole": {
+        "total_steps": 50_000,
+        "network": "mlp",
+        "double_dqn": True,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "optimizer_eps": 1e-8,
+        "replay_capacity": 50_000,
+        "batch_size": 64,
+        "learning_starts": 1_000,
+        "update_period_steps": 1,
+        "target_update_period_steps": 500,
+        "epsilon_end": 0.02,
+        "epsilon_decay_steps": 10_000,
+        "eval_every_steps": 5_000,
+        "eval_episodes": 5,
+        "eval_max_episode_steps": 500,
+        "checkpoint_every_steps": 10_000,
+        "log_every_steps": 500,
+    },
+}
+
+
+def make_config(preset: str, **overrides: Any) -> DQNConfig:
+    """The named preset with ``overrides`` applied."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return DQNConfig(**{**PRESETS[preset], **overrides})
+
+
+def preset_for_game(family: str) -> str:
+    """The preset a game gets when none is asked for."""
+    if family == "state":
+        return "cartpole"
+    if family == "pygame":
+        return "pygame"
+    return "atari"

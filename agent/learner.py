@@ -1,0 +1,112 @@
+"""The DQN learner: a pure ``td_loss`` and one ``update(batch)`` that does the whole gradient
+step (so ``torch.compile`` or CUDA graphs can take it whole), plus target-network syncing."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agent.config import DQNConfig
+
+
+def td_loss(
+    online_q: torch.Tensor,
+    actions: torch.Tensor,
+    rewards: torch.Tensor,
+    discounts: torch.Tensor,
+    target_next_q: torch.Tensor,
+    online_next_q: torch.Tensor | None = None,
+    huber_delta: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Huber TD loss of Q-learning, and the Q-values of the actions taken.
+
+    Args:
+        online_q: ``(B, A)`` online Q-values of the states.
+        actions: ``(B,)`` actions taken.
+        rewards: ``(B,)`` (n-step) rewards.
+        discounts: ``(B,)`` gamma^n, and 0 where the episode terminated: a terminal does not
+            bootstrap; a time-limit truncation does.
+        target_next_q: ``(B, A)`` target-network Q-values of the next states.
+        online_next_q: ``(B, A)`` online Q-values of the next states for Double DQN (the
+            online network picks the action, the target network scores it); ``None`` for
+            the max of the target network.
+    """
+    q_taken = online_q.gather(1, actions.long().unsqueeze(1)).squeeze(1)
+    with torch.no_grad():
+        if online_next_q is None:
+            next_value = target_next_q.max(dim=1).values
+        else:
+            next_value = target_next_q.gather(1, online_next_q.argmax(dim=1, keepdim=True)).squeeze(1)
+        target = rewards + discounts * next_value
+    return F.huber_loss(q_taken, target, delta=huber_delta), q_taken
+
+
+def make_optimizer(config: DQNConfig, parameters: Any) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.learning_rate, eps=config.optimizer_eps)
+    if config.optimizer == "rmsprop":
+        # The paper's RMSprop (Graves' centered variant; eps inside the square root in
+        # DeepMind's code, added after it here).
+        return torch.optim.RMSprop(parameters, lr=config.learning_rate, alpha=config.rmsprop_alpha, eps=config.optimizer_eps, centered=True)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adam or rmsprop")
+
+
+class DQNLearner:
+    """Online and target networks, the optimizer, and the update rule."""
+
+    def __init__(self, network: nn.Module, config: DQNConfig, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        self.online = network.to(device)
+        self.target = copy.deepcopy(self.online).requires_grad_(False)
+        self.optimizer = make_optimizer(config, self.online.parameters())
+        self.updates_done = 0
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One gradient step on a batch; returns ``loss`` and ``mean_q`` as device tensors
+        (reading them forces a device sync, so callers read them only when logging)."""
+        online_q = self.online(batch["state"])
+        with torch.no_grad():
+            target_next_q = self.target(batch["next_state"])
+            online_next_q = self.online(batch["next_state"]) if self.config.double_dqn else None
+        loss, q_taken = td_loss(online_q, batch["action"], batch["reward"], batch["discount"], target_next_q, online_next_q, self.config.huber_delta)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.online.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        if self.config.target_update_tau < 1.0:
+            self.soft_update_target(self.config.target_update_tau)
+        self.updates_done += 1
+        return {"loss": loss.detach(), "mean_q": q_taken.detach().mean()}
+
+    @torch.no_grad()
+    def sync_target(self) -> None:
+        """Hard copy of the online weights into the target network."""
+        self.target.load_state_dict(self.online.state_dict())
+
+    @torch.no_grad()
+    def soft_update_target(self, tau: float) -> None:
+        for target, online in zip(self.target.parameters(), self.online.parameters()):
+            target.lerp_(online, tau)
+
+    def parameters_are_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.online.parameters())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates_done": self.updates_done,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates_done = int(state["updates_done"])

@@ -1,0 +1,105 @@
+"""Q-networks: the Nature DQN CNN for stacked frames and an MLP for vector states, each with
+an optional dueling head. Pixel networks take ``uint8`` frames and scale them inside, so
+replay batches stay 4x smaller all the way to the device."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from agent.config import DQNConfig
+
+
+class QHead(nn.Module):
+    """Maps features to one Q-value per action; dueling splits value and advantages."""
+
+    def __init__(self, in_features: int, hidden_size: int, num_actions: int, dueling: bool) -> None:
+        super().__init__()
+        self.dueling = dueling
+        self.advantage = nn.Sequential(nn.Linear(in_features, hidden_size), nn.ReLU(), nn.Linear(hidden_size, num_actions))
+        if dueling:
+            self.value = nn.Sequential(nn.Linear(in_features, hidden_size), nn.ReLU(), nn.Linear(hidden_size, 1))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        advantage = self.advantage(features)
+        if not self.dueling:
+            return advantage
+        return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. (2015): 32 8x8/4, 64 4x4/2, 64 3x3/1 convs, 512 units, one output per action."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_actions: int,
+        *,
+        channels: tuple[int, int, int] = (32, 64, 64),
+        hidden_size: int = 512,
+        dueling: bool = False,
+        screen_size: int = 84,
+    ) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(
+            nn.Conv2d(in_channels, channels[0], kernel_size=8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(channels[0], channels[1], kernel_size=4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(channels[1], channels[2], kernel_size=3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat_size = self.convs(torch.zeros(1, in_channels, screen_size, screen_size)).shape[1]
+        self.head = QHead(flat_size, hidden_size, num_actions, dueling)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.head(self.convs(frames.float() / 255.0))
+
+
+class MLP(nn.Module):
+    """Fully connected Q-network for vector states (CartPole)."""
+
+    def __init__(self, input_size: int, num_actions: int, *, hidden_sizes: tuple[int, ...] = (128, 128), dueling: bool = False) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        size = input_size
+        for width in hidden_sizes[:-1]:
+            layers += [nn.Linear(size, width), nn.ReLU()]
+            size = width
+        self.body = nn.Sequential(*layers)
+        self.head = QHead(size, hidden_sizes[-1], num_actions, dueling)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(states.float()))
+
+
+def build_q_network(config: DQNConfig, observation_shape: tuple[int, ...], num_actions: int) -> nn.Module:
+    """The network the config names, sized for the observation and action count."""
+    if config.network == "nature_cnn":
+        if len(observation_shape) != 3:
+            raise ValueError(f"nature_cnn needs stacked frames (C, H, W), got observations of shape {observation_shape}; use network=mlp")
+        return NatureCNN(observation_shape[0], num_actions, channels=config.cnn_channels, hidden_size=config.hidden_size, dueling=config.dueling, screen_size=observation_shape[-1])
+    if config.network == "mlp":
+        if len(observation_shape) != 1:
+            raise ValueError(f"mlp needs vector observations, got shape {observation_shape}; use network=nature_cnn")
+        return MLP(observation_shape[0], num_actions, hidden_sizes=config.mlp_hidden_sizes, dueling=config.dueling)
+    raise ValueError(f"unknown network {config.network!r}; choose nature_cnn or mlp")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; other names are checked for availability."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' asked for, but Apple MPS is not available here; use --device cpu or auto")
+    if name != "cpu" and not name.startswith("cuda") and name != "mps":
+        raise ValueError(f"unknown device {name!r}; choose auto, cuda, mps or cpu")
+    return torch.device(name)

@@ -1,0 +1,34 @@
+"""Exploration: the linear epsilon schedule and epsilon-greedy action choice (training,
+evaluation and play.py all choose actions here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class LinearSchedule:
+    """Falls linearly from ``start`` to ``end`` over ``duration_steps``, then stays at ``end``."""
+
+    def __init__(self, start: float, end: float, duration_steps: int) -> None:
+        self.start, self.end, self.duration_steps = start, end, max(duration_steps, 1)
+
+    def __call__(self, step: int) -> float:
+        fraction = min(max(step, 0) / self.duration_steps, 1.0)
+        return self.start + fraction * (self.end - self.start)
+
+
+@torch.no_grad()
+def q_values(network: nn.Module, observations: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Q-values of a batch of observations, on ``device``."""
+    return network(torch.as_tensor(observations, device=device))
+
+
+def epsilon_greedy(q: torch.Tensor, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of ``q``: a uniformly random one with probability ``epsilon``, else
+    the greedy one. Random draws come from ``rng`` so a run is reproducible and resumable."""
+    greedy = q.argmax(dim=1).cpu().numpy()
+    explore = rng.random(len(greedy)) < epsilon
+    random_actions = rng.integers(0, q.shape[1], size=len(greedy))
+    return np.where(explore, random_actions, greedy)

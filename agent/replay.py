@@ -1,0 +1,243 @@
+"""Replay memory that stores each frame once.
+
+Each environment writes into its own stream, a ring of single frames. A stacked state is
+rebuilt at sample time from the ``stack_size`` frames ending at a slot, so 1M transitions of
+84x84 frames cost about 7 KB each (the naive layout, state and next state of 4 frames each,
+costs 56 KB).
+
+How a stream is written (``stack_size`` 4):
+
+* ``start_episode(obs)`` writes all 4 frames of the first observation (a zero-padded
+  stack), so a rebuilt stack never reaches back into an earlier episode.
+* ``add(action, reward, terminated, truncated, next_obs)`` records the action taken from
+  the newest slot and writes ``next_obs``'s newest frame into the next slot. Only then does
+  the newest slot become a sampleable transition: no sample ever has an unwritten next state.
+
+``terminated`` (no bootstrap: game over or a lost life in training) and ``truncated`` (time
+limit: bootstrapped from the next state) are kept apart. n-step returns stop at either.
+Vector observations (CartPole) are stored the same way with a stack of one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class ReplayMemory:
+    """Uniform replay over ``num_streams`` single-frame rings.
+
+    Args:
+        capacity: frames kept in all (split evenly across streams); about one transition each.
+        num_streams: one per parallel env.
+        observation_shape: ``(stack, H, W)`` for stacked frames, ``(D,)`` for vector states.
+        observation_dtype: ``uint8`` for frames, ``float32`` for vector states.
+        discount: gamma, for n-step returns and the bootstrap discount of each sample.
+        n_step: steps summed before bootstrapping.
+        device: where sampled batches are returned.
+        storage_device: where the frames are kept (the CPU by default; a GPU with room for them).
+        seed: seeds the sampling generator.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        num_streams: int,
+        observation_shape: tuple[int, ...],
+        *,
+        observation_dtype: torch.dtype = torch.uint8,
+        discount: float = 0.99,
+        n_step: int = 1,
+        device: torch.device | str = "cpu",
+        storage_device: torch.device | str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        if num_streams < 1:
+            raise ValueError("num_streams must be at least 1")
+        pixels = len(observation_shape) == 3
+        self.stack_size = observation_shape[0] if pixels else 1
+        self.frame_shape = tuple(observation_shape[1:]) if pixels else tuple(observation_shape)
+        self.stacked = pixels
+        self.slots_per_stream = capacity // num_streams
+        if self.slots_per_stream < self.stack_size + n_step + 1:
+            raise ValueError(f"capacity {capacity} is too small for {num_streams} streams")
+        self.capacity = self.slots_per_stream * num_streams
+        self.num_streams = num_streams
+        self.discount = discount
+        self.n_step = n_step
+        self.device = torch.device(device)
+        self.storage_device = torch.device(storage_device)
+        shape = (num_streams, self.slots_per_stream)
+        self.frames = torch.zeros(shape + self.frame_shape, dtype=observation_dtype, device=self.storage_device)
+        self.actions = np.zeros(shape, dtype=np.int32)
+        self.rewards = np.zeros(shape, dtype=np.float32)
+        self.terminated = np.zeros(shape, dtype=np.bool_)
+        self.truncated = np.zeros(shape, dtype=np.bool_)
+        self.has_transition = np.zeros(shape, dtype=np.bool_)
+        self.frames_written = np.zeros(num_streams, dtype=np.int64)
+        self.rng = np.random.default_rng(seed)
+
+    # -- writing --------------------------------------------------------------------
+    def _write_frame(self, stream: int, frame: torch.Tensor | np.ndarray) -> None:
+        slot = self.frames_written[stream] % self.slots_per_stream
+        self.frames[stream, slot] = torch.as_tensor(frame)
+        self.has_transition[stream, slot] = False
+        self.frames_written[stream] += 1
+
+    def start_episode(self, stream: int, observation: np.ndarray) -> None:
+        """Begin a new episode in ``stream`` from its first observation."""
+        frames = observation if self.stacked else observation[None]
+        for frame in frames:
+            self._write_frame(stream, frame)
+
+    def add(self, stream: int, action: int, reward: float, terminated: bool, truncated: bool, next_observation: np.ndarray) -> None:
+        """Record one step of ``stream``: the action from its newest state and what followed."""
+        if self.frames_written[stream] < self.stack_size:
+            raise RuntimeError(f"stream {stream}: call start_episode() before add()")
+        slot = (self.frames_written[stream] - 1) % self.slots_per_stream
+        self.actions[stream, slot] = action
+        self.rewards[stream, slot] = reward
+        self.terminated[stream, slot] = terminated
+        self.truncated[stream, slot] = truncated
+        self._write_frame(stream, next_observation[-1] if self.stacked else next_observation)
+        self.has_transition[stream, slot] = True
+
+    def add_vector_step(
+        self,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        next_observations: np.ndarray,
+        first: np.ndarray,
+    ) -> None:
+        """Record one step of every stream from a vector env (``first``: a new episode began,
+        the step is no transition; see ``envs/vector.py``)."""
+        continuing = np.flatnonzero(~first)
+        if continuing.size:
+            if (self.frames_written[continuing] < self.stack_size).any():
+                raise RuntimeError("call start_episode() for every stream before add_vector_step()")
+            slots = (self.frames_written[continuing] - 1) % self.slots_per_stream
+            self.actions[continuing, slots] = actions[continuing]
+            self.rewards[continuing, slots] = rewards[continuing]
+            self.terminated[continuing, slots] = terminated[continuing]
+            self.truncated[continuing, slots] = truncated[continuing]
+            next_slots = self.frames_written[continuing] % self.slots_per_stream
+            newest = next_observations[continuing, -1] if self.stacked else next_observations[continuing]
+            self.frames[torch.as_tensor(continuing), torch.as_tensor(next_slots)] = torch.as_tensor(newest).to(self.storage_device)
+            self.has_transition[continuing, next_slots] = False
+            self.frames_written[continuing] += 1
+            self.has_transition[continuing, slots] = True
+        for stream in np.flatnonzero(first):
+            self.start_episode(int(stream), next_observations[stream])
+
+    # -- reading --------------------------------------------------------------------
+    def _sampleable_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per stream, the first and last logical index a transition may start at."""
+        oldest = np.maximum(self.frames_written - self.slots_per_stream, 0)
+        first = oldest + self.stack_size - 1
+        last = self.frames_written - 1 - self.n_step
+        return first, last
+
+    def __len__(self) -> int:
+        first, last = self._sampleable_range()
+        return int(np.maximum(last - first + 1, 0).sum())
+
+    def can_sample(self, batch_size: int) -> bool:
+        return len(self) >= batch_size
+
+    def _draw_indices(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        first, last = self._sampleable_range()
+        counts = np.maximum(last - first + 1, 0)
+        if counts.sum() == 0:
+            raise RuntimeError("the replay memory holds no complete transition yet")
+        streams = np.empty(batch_size, dtype=np.int64)
+        logical = np.empty(batch_size, dtype=np.int64)
+        pending = np.arange(batch_size)
+        for _ in range(1000):  # rejection sampling: only episode-start padding slots are rejected
+            drawn_streams = self.rng.choice(self.num_streams, size=pending.size, p=counts / counts.sum())
+            drawn = first[drawn_streams] + (self.rng.random(pending.size) * counts[drawn_streams]).astype(np.int64)
+            ok = self.has_transition[drawn_streams, drawn % self.slots_per_stream]
+            streams[pending[ok]] = drawn_streams[ok]
+            logical[pending[ok]] = drawn[ok]
+            pending = pending[~ok]
+            if pending.size == 0:
+                return streams, logical
+        raise RuntimeError("the replay memory holds too few complete transitions to sample from")
+
+    def _stack(self, streams: np.ndarray, logical_ends: np.ndarray) -> torch.Tensor:
+        offsets = np.arange(-self.stack_size + 1, 1)
+        slots = (logical_ends[:, None] + offsets) % self.slots_per_stream
+        frames = self.frames[torch.as_tensor(streams[:, None]).to(self.storage_device), torch.as_tensor(slots).to(self.storage_device)]
+        return frames if self.stacked else frames[:, 0]
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """A uniform batch: ``state, action, reward`` (n-step discounted), ``next_state``,
+        ``terminated``, ``truncated`` and ``discount`` (gamma to the power of the steps summed;
+        0 where the episode terminated), as tensors on ``device``."""
+        streams, logical = self._draw_indices(batch_size)
+        offsets = np.arange(self.n_step)
+        slots = (logical[:, None] + offsets) % self.slots_per_stream
+        rows = streams[:, None]
+        rewards = self.rewards[rows, slots]
+        recorded = self.has_transition[rows, slots]
+        continues = recorded & ~(self.terminated[rows, slots] | self.truncated[rows, slots])
+        # the steps summed stop after the first terminal or truncation (or an unfinished episode)
+        alive = np.ones_like(recorded)
+        alive[:, 1:] = np.cumprod(continues, axis=1)[:, :-1]
+        alive &= recorded
+        steps = alive.sum(axis=1)
+        last = steps - 1
+        returns = (rewards * alive * self.discount ** offsets).sum(axis=1).astype(np.float32)
+        terminated = self.terminated[streams, slots[np.arange(batch_size), last]]
+        truncated = self.truncated[streams, slots[np.arange(batch_size), last]]
+        discount = np.where(terminated, 0.0, self.discount ** steps).astype(np.float32)
+        batch = {
+            "state": self._stack(streams, logical),
+            "action": torch.as_tensor(self.actions[streams, logical % self.slots_per_stream].astype(np.int64)),
+            "reward": torch.as_tensor(returns),
+            "next_state": self._stack(streams, logical + steps),
+            "terminated": torch.as_tensor(terminated),
+            "truncated": torch.as_tensor(truncated),
+            "discount": torch.as_tensor(discount),
+        }
+        return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+
+    # -- size and persistence ---------------------------------------------------------
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.actions, self.rewards, self.terminated, self.truncated, self.has_transition)
+        return self.frames.element_size() * self.frames.nelement() + sum(array.nbytes for array in arrays)
+
+    @property
+    def bytes_per_transition(self) -> float:
+        return self.nbytes / self.capacity
+
+    @staticmethod
+    def estimate_bytes(capacity: int, observation_shape: tuple[int, ...], bytes_per_value: int = 1) -> int:
+        """Bytes a memory of this size will take, before allocating it."""
+        frame_values = int(np.prod(observation_shape[1:] if len(observation_shape) == 3 else observation_shape))
+        return capacity * (frame_values * bytes_per_value + 4 + 4 + 3)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume sampling exactly (tensors and plain values only)."""
+        return {
+            "frames": self.frames.cpu(),
+            "actions": torch.from_numpy(self.actions.copy()),
+            "rewards": torch.from_numpy(self.rewards.copy()),
+            "terminated": torch.from_numpy(self.terminated.copy()),
+            "truncated": torch.from_numpy(self.truncated.copy()),
+            "has_transition": torch.from_numpy(self.has_transition.copy()),
+            "frames_written": torch.from_numpy(self.frames_written.copy()),
+            "rng_state": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if tuple(state["frames"].shape) != tuple(self.frames.shape):
+            raise ValueError(f"saved replay holds frames of shape {tuple(state['frames'].shape)}, this memory {tuple(self.frames.shape)}")
+        self.frames.copy_(state["frames"])
+        for name in ("actions", "rewards", "terminated", "truncated", "has_transition", "frames_written"):
+            getattr(self, name)[...] = state[name].numpy()
+        self.rng.bit_generator.state = state["rng_state"]

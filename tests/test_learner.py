@@ -1,0 +1,103 @@
+"""The TD target and loss against hand-computed numbers, and the learner's update rule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agent.config import DQNConfig
+from agent.learner import DQNLearner, td_loss
+from agent.network import MLP, NatureCNN, build_q_network
+
+
+def test_td_loss_matches_a_hand_computed_example():
+    online_q = torch.tensor([[1.0, 2.0], [0.5, 0.0], [3.0, 1.0]])
+    actions = torch.tensor([1, 0, 0])
+    rewards = torch.tensor([1.0, -1.0, 0.0])
+    # row 0 truncated (bootstrapped, gamma 0.9), row 1 terminal (discount 0), row 2 an ordinary step
+    discounts = torch.tensor([0.9, 0.0, 0.9])
+    target_next_q = torch.tensor([[4.0, 10.0], [100.0, 100.0], [2.0, 6.0]])
+    loss, q_taken = td_loss(online_q, actions, rewards, discounts, target_next_q)
+    # targets: 1 + 0.9*10 = 10; -1 (no bootstrap); 0 + 0.9*6 = 5.4
+    # errors:  10-2 = 8 -> huber 7.5;  -1-0.5 = -1.5 -> 1.0;  5.4-3 = 2.4 -> 1.9
+    assert q_taken.tolist() == [2.0, 0.5, 3.0]
+    assert loss.item() == pytest.approx((7.5 + 1.0 + 1.9) / 3)
+
+
+def test_double_dqn_scores_the_online_argmax_with_the_target_network():
+    online_q = torch.tensor([[0.0, 0.0]])
+    target_next_q = torch.tensor([[5.0, 1.0]])
+    online_next_q = torch.tensor([[0.0, 3.0]])  # the online network prefers action 1
+    args = (online_q, torch.tensor([0]), torch.tensor([0.0]), torch.tensor([1.0]), target_next_q)
+    plain_loss, _ = td_loss(*args)
+    double_loss, _ = td_loss(*args, online_next_q=online_next_q)
+    assert plain_loss.item() == pytest.approx(5.0 - 0.5)  # target max = 5
+    assert double_loss.item() == pytest.approx(0.5)  # target of the online argmax = 1
+
+
+def test_nature_cnn_shapes_and_uint8_input():
+    network = NatureCNN(4, 6)
+    convs = [m for m in network.convs if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [(32, (8, 8), (4, 4)), (64, (4, 4), (2, 2)), (64, (3, 3), (1, 1))]
+    assert network.head.advantage[0].out_features == 512
+    q = network(torch.randint(0, 255, (2, 4, 84, 84), dtype=torch.uint8))
+    assert q.shape == (2, 6) and q.dtype == torch.float32
+
+
+def test_dueling_head_and_mlp():
+    q = MLP(4, 2, dueling=True)(torch.zeros(3, 4))
+    assert q.shape == (3, 2)
+    q = NatureCNN(4, 3, dueling=True)(torch.zeros(1, 4, 84, 84, dtype=torch.uint8))
+    assert q.shape == (1, 3)
+
+
+def test_network_matches_observation_or_explains():
+    with pytest.raises(ValueError, match="network=mlp"):
+        build_q_network(DQNConfig(), (4,), 2)
+
+
+def make_learner(**changes) -> DQNLearner:
+    config = DQNConfig(**{"network": "mlp", "optimizer": "adam", "learning_rate": 1e-2, **changes})
+    return DQNLearner(build_q_network(config, (3,), 2), config, torch.device("cpu"))
+
+
+def batch_of(size: int = 8) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return {
+        "state": torch.randn(size, 3, generator=generator),
+        "action": torch.randint(0, 2, (size,), generator=generator),
+        "reward": torch.randn(size, generator=generator),
+        "next_state": torch.randn(size, 3, generator=generator),
+        "discount": torch.full((size,), 0.99),
+    }
+
+
+def test_update_lowers_the_loss_on_a_fixed_batch_and_leaves_the_target_alone():
+    learner = make_learner()
+    target_before = [p.clone() for p in learner.target.parameters()]
+    batch = batch_of()
+    first = learner.update(batch)["loss"].item()
+    for _ in range(50):
+        last = learner.update(batch)["loss"].item()
+    assert last < first
+    assert all(torch.equal(a, b) for a, b in zip(target_before, learner.target.parameters()))
+    learner.sync_target()
+    assert all(torch.equal(a, b) for a, b in zip(learner.online.parameters(), learner.target.parameters()))
+
+
+def test_soft_target_updates_move_the_target_part_way():
+    learner = make_learner(target_update_tau=0.5)
+    before = [p.clone() for p in learner.target.parameters()]
+    learner.update(batch_of())
+    for old, target, online in zip(before, learner.target.parameters(), learner.online.parameters()):
+        torch.testing.assert_close(target, 0.5 * old + 0.5 * online)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_learner_state_round_trip(optimizer):
+    learner = make_learner(optimizer=optimizer)
+    learner.update(batch_of())
+    copy = make_learner(optimizer=optimizer)
+    copy.load_state_dict(learner.state_dict())
+    a, b = learner.update(batch_of()), copy.update(batch_of())
+    assert a["loss"].item() == b["loss"].item()

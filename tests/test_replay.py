@@ -1,0 +1,195 @@
+"""The replay memory against a naive reference that stores every transition whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agent.replay import ReplayMemory
+
+STACK = 4
+SIDE = 6  # small frames keep the test fast; the layout does not depend on the size
+
+
+class NaiveReplay:
+    """Stores (state, action, n-step reward, next state, terminated, truncated, discount) whole."""
+
+    def __init__(self, n_step: int, discount: float) -> None:
+        self.n_step, self.discount = n_step, discount
+        self.steps: dict[int, list] = {}  # stream -> list of (state, action, reward, term, trunc, next_state, episode)
+
+    def record(self, stream, state, action, reward, terminated, truncated, next_state, episode):
+        self.steps.setdefault(stream, []).append((state, action, reward, terminated, truncated, next_state, episode))
+
+    def transitions(self, stream: int, newest: int) -> dict[bytes, tuple[float, float]]:
+        """The stream's last ``newest`` recorded steps: key -> (n-step reward, discount)."""
+        steps = self.steps.get(stream, [])
+        keys = {}
+        for start in range(max(0, len(steps) - newest), len(steps)):
+            total, factor, end = 0.0, 1.0, start
+            for offset in range(self.n_step):
+                index = start + offset
+                if index >= len(steps) or steps[index][6] != steps[start][6]:
+                    break
+                total += factor * steps[index][2]
+                factor *= self.discount
+                end = index
+                if steps[index][3] or steps[index][4]:
+                    break
+            if start + self.n_step - 1 >= len(steps) and not (steps[end][3] or steps[end][4]):
+                continue  # the n-step look-ahead is not written yet
+            state, action = steps[start][0], steps[start][1]
+            terminated, truncated, next_state = steps[end][3], steps[end][4], steps[end][5]
+            discount = 0.0 if terminated else self.discount ** (end - start + 1)
+            keys[key(state, action, next_state, terminated, truncated)] = (total, discount)
+        return keys
+
+
+def key(state, action, next_state, terminated, truncated) -> bytes:
+    """Frames are random noise, so a transition's frames, action and flags identify it."""
+    return b"".join([
+        np.ascontiguousarray(state).tobytes(), np.ascontiguousarray(next_state).tobytes(),
+        bytes([int(action), int(bool(terminated)), int(bool(truncated))]),
+    ])
+
+
+def random_episode_streams(memory: ReplayMemory, reference: NaiveReplay, num_steps: int, seed: int) -> None:
+    """Random frames, rewards and episode ends written to every stream as a vector env would."""
+    rng = np.random.default_rng(seed)
+    streams = memory.num_streams
+    obs = np.zeros((streams, STACK, SIDE, SIDE), np.uint8)
+    obs[:, -1] = rng.integers(0, 256, (streams, SIDE, SIDE))
+    episode = np.arange(streams) * 1000
+    for stream in range(streams):
+        memory.start_episode(stream, obs[stream])
+    first = np.zeros(streams, bool)
+    for _ in range(num_steps):
+        actions = rng.integers(0, 6, streams)
+        rewards = rng.normal(size=streams).astype(np.float32)
+        terminated = rng.random(streams) < 0.04
+        truncated = ~terminated & (rng.random(streams) < 0.02)
+        next_obs = np.concatenate([obs[:, 1:], rng.integers(0, 256, (streams, 1, SIDE, SIDE), dtype=np.uint8)], axis=1)
+        for stream in range(streams):
+            if first[stream]:
+                # a reset step: the new game's first stack, zero padded, no transition
+                next_obs[stream, :-1] = 0
+                episode[stream] += 1
+            else:
+                reference.record(stream, obs[stream].copy(), actions[stream], rewards[stream], terminated[stream], truncated[stream], next_obs[stream].copy(), episode[stream])
+        memory.add_vector_step(actions, rewards, terminated & ~first, truncated & ~first, next_obs, first)
+        first = (terminated | truncated) & ~first
+        obs = next_obs
+
+
+def sampled(memory: ReplayMemory, batches: int) -> list[tuple[bytes, float, float]]:
+    """(key, reward, discount) of every sampled transition."""
+    samples = []
+    for _ in range(batches):
+        batch = memory.sample(64)
+        for i in range(64):
+            samples.append((
+                key(batch["state"][i].numpy(), batch["action"][i], batch["next_state"][i].numpy(), batch["terminated"][i], batch["truncated"][i]),
+                float(batch["reward"][i]), float(batch["discount"][i]),
+            ))
+    return samples
+
+
+def union(dicts) -> dict:
+    merged = {}
+    for d in dicts:
+        merged.update(d)
+    return merged
+
+
+@pytest.mark.parametrize("num_streams, n_step, capacity, steps", [
+    (1, 1, 10_000, 300),     # no wrap-around
+    (1, 1, 200, 900),        # wraps several times
+    (3, 1, 300, 700),        # several envs side by side, wrapping
+    (2, 3, 10_000, 300),     # n-step returns stop at episode ends
+    (3, 3, 240, 700),        # n-step and wrap-around together
+])
+def test_every_sample_is_a_stored_transition(num_streams, n_step, capacity, steps):
+    memory = ReplayMemory(capacity, num_streams, (STACK, SIDE, SIDE), n_step=n_step, discount=0.9, seed=1)
+    reference = NaiveReplay(n_step, 0.9)
+    random_episode_streams(memory, reference, steps, seed=num_streams * 10 + n_step)
+    # a stream holds capacity/num_streams frames; after wrapping, older transitions are gone,
+    # and some of the kept frames are episode-start padding, so the reference keeps a superset
+    # of what can be sampled and the samples must all come from it
+    allowed = union(reference.transitions(s, memory.slots_per_stream) for s in range(num_streams))
+    samples = sampled(memory, 60)
+    for sample_key, reward, discount in samples:
+        assert sample_key in allowed
+        assert (reward, discount) == pytest.approx(allowed[sample_key], abs=1e-5)
+    keys = {sample_key for sample_key, _, _ in samples}
+    if capacity < steps:
+        evicted = set(union(reference.transitions(s, 10**9) for s in range(num_streams))) - set(allowed)
+        assert evicted and not evicted & keys
+    else:
+        assert len(keys) > 0.5 * len(allowed)  # sampling reaches the whole memory
+
+
+def test_stacks_never_cross_an_episode_start():
+    memory = ReplayMemory(1000, 1, (STACK, SIDE, SIDE), seed=0)
+    reference = NaiveReplay(1, 0.99)
+    random_episode_streams(memory, reference, 500, seed=3)
+    batch = memory.sample(512)
+    # in a new episode's first states the padding frames are zero, never an old game's frame
+    for state, next_state in zip(batch["state"].numpy(), batch["next_state"].numpy()):
+        blank = [not frame.any() for frame in state]
+        if any(blank):
+            assert blank == sorted(blank, reverse=True)  # zeros only before the real frames
+
+
+def test_terminal_does_not_bootstrap_and_truncation_does():
+    memory = ReplayMemory(100, 1, (STACK, SIDE, SIDE), discount=0.99, seed=0)
+    first_obs = np.zeros((STACK, SIDE, SIDE), np.uint8)
+    memory.start_episode(0, first_obs)
+    memory.add(0, 1, 1.0, True, False, np.full((STACK, SIDE, SIDE), 1, np.uint8))
+    memory.start_episode(0, first_obs)
+    memory.add(0, 2, 0.5, False, True, np.full((STACK, SIDE, SIDE), 2, np.uint8))
+    batch = memory.sample(200)
+    by_action = {int(a): (float(d), bool(t), bool(u)) for a, d, t, u in zip(batch["action"], batch["discount"], batch["terminated"], batch["truncated"])}
+    assert by_action == {1: (0.0, True, False), 2: (pytest.approx(0.99), False, True)}
+
+
+def test_no_sample_before_its_next_state_is_written():
+    memory = ReplayMemory(100, 2, (STACK, SIDE, SIDE), seed=0)
+    memory.start_episode(0, np.ones((STACK, SIDE, SIDE), np.uint8))
+    memory.start_episode(1, np.ones((STACK, SIDE, SIDE), np.uint8))
+    assert len(memory) == 0 and not memory.can_sample(1)
+    with pytest.raises(RuntimeError):
+        memory.sample(1)
+    memory.add(1, 3, 0.0, False, False, np.full((STACK, SIDE, SIDE), 7, np.uint8))
+    assert len(memory) == 1
+    batch = memory.sample(8)
+    assert (batch["action"] == 3).all() and (batch["next_state"][:, -1] == 7).all()
+
+
+def test_vector_states_for_the_mlp():
+    memory = ReplayMemory(50, 1, (4,), observation_dtype=torch.float32, seed=0)
+    memory.start_episode(0, np.array([1, 2, 3, 4], np.float32))
+    memory.add(0, 1, 1.0, False, False, np.array([5, 6, 7, 8], np.float32))
+    batch = memory.sample(4)
+    assert batch["state"].shape == (4, 4) and batch["state"].dtype == torch.float32
+    assert batch["state"][0].tolist() == [1, 2, 3, 4] and batch["next_state"][0].tolist() == [5, 6, 7, 8]
+
+
+def test_memory_per_transition_fits_a_million_in_about_seven_gigabytes():
+    memory = ReplayMemory(100_000, 4, (4, 84, 84), seed=0)
+    assert memory.bytes_per_transition <= 7_200
+    assert ReplayMemory.estimate_bytes(1_000_000, (4, 84, 84)) <= 7.2e9
+    naive_bytes_per_transition = 2 * 4 * 84 * 84
+    assert naive_bytes_per_transition / memory.bytes_per_transition > 7.5
+
+
+def test_state_dict_round_trip_resumes_sampling_exactly():
+    memory = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=4)
+    random_episode_streams(memory, NaiveReplay(1, 0.99), 300, seed=4)
+    saved = memory.state_dict()
+    restored = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=99)
+    restored.load_state_dict(saved)
+    for _ in range(3):
+        a, b = memory.sample(16), restored.sample(16)
+        for name in a:
+            assert torch.equal(a[name], b[name]), name
