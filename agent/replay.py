@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from agent.checkpoint import numpy_rng_state, restore_numpy_rng
+
 
 class ReplayMemory:
     """Uniform replay over ``num_streams`` single-frame rings.
@@ -231,7 +233,7 @@ class ReplayMemory:
             "truncated": torch.from_numpy(self.truncated.copy()),
             "has_transition": torch.from_numpy(self.has_transition.copy()),
             "frames_written": torch.from_numpy(self.frames_written.copy()),
-            "rng_state": self.rng.bit_generator.state,
+            "rng_state": numpy_rng_state(self.rng),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -240,4 +242,4 @@ class ReplayMemory:
         self.frames.copy_(state["frames"])
         for name in ("actions", "rewards", "terminated", "truncated", "has_transition", "frames_written"):
             getattr(self, name)[...] = state[name].numpy()
-        self.rng.bit_generator.state = state["rng_state"]
+        restore_numpy_rng(self.rng, state["rng_state"])

@@ -1,0 +1,176 @@
+"""Train a DQN agent on a game: ``python train.py --game Pong``.
+
+Prints the run folder, shows progress, logs to TensorBoard and CSV, evaluates, keeps
+atomic checkpoints, and stops cleanly on Ctrl-C (resume with ``--resume RUN_DIR``).
+Bad input gets a one-line error and exit code 2 before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_CHECKPOINT_ROOT = Path("checkpoints")
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported on one line, exit code 2."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train a DQN agent on a game from its pixels.")
+    parser.add_argument("--game", help="game id: Pong, Breakout, ALE/Pong-v5, FlappyBird, Catcher, CartPole... (python -m envs --list)")
+    parser.add_argument("--steps", type=int, help="agent steps to train for in all (default: the preset's total_steps)")
+    parser.add_argument("--hours", type=float, help="wall-clock budget; stops and saves when it runs out (train overnight: --hours 8)")
+    parser.add_argument("--preset", help="nature, atari, pygame or cartpole (default: chosen by game)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--device", help="auto, cuda, mps or cpu (default auto)")
+    parser.add_argument("--num-envs", type=int, help="parallel environments")
+    parser.add_argument("--replay-size", type=int, help="replay memory capacity in transitions")
+    parser.add_argument("--run-dir", type=Path, help="where the run's logs and checkpoints go (default checkpoints/<game>/<time>/)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR_OR_CHECKPOINT", help="continue a run from its latest.pt (or the given .pt)")
+    parser.add_argument("--save-replay", action="store_true", help="also save the replay memory with latest.pt, for an exact resume")
+    parser.add_argument("--sticky-actions", action="store_true", help="Atari: repeat the previous action with probability 0.25 (off as in the paper)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="override any config field, e.g. --set learning_rate=1e-4 (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="do not print the resolved config")
+    return parser.parse_args(argv)
+
+
+def check_writable(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"cannot write to run folder {run_dir}: {error.strerror or error}; pick another --run-dir") from None
+
+
+def resolve_run(args: argparse.Namespace):
+    """Everything a run needs, checked before any work: (spec, config, run_dir, resume_state)."""
+    from agent.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_path
+    from agent.config import DQNConfig, PRESETS, make_config, parse_override, preset_for_game
+    from envs import UnknownGameError, resolve_game
+
+    resume_state, checkpoint_path = None, None
+    if args.resume is not None:
+        try:
+            checkpoint_path = resolve_checkpoint_path(args.resume, ("latest.pt",))
+            resume_state = load_checkpoint(checkpoint_path)
+        except CheckpointError as error:
+            raise UsageError(str(error)) from None
+    try:
+        game_id = args.game or (resume_state["game"] if resume_state else None)
+        if game_id is None:
+            raise UsageError("say which game to train on with --game (python -m envs --list shows them all)")
+        spec = resolve_game(game_id)
+    except UnknownGameError as error:
+        raise UsageError(str(error)) from None
+    if resume_state is not None and resume_state["game"] != spec.name:
+        raise UsageError(f"{checkpoint_path} is a checkpoint of {resume_state['game']}, not {spec.name}; drop --game or resume a {spec.name} run")
+
+    if resume_state is not None:
+        if args.preset:
+            raise UsageError("--preset cannot change a resumed run; use --set FIELD=VALUE for single fields")
+        config = DQNConfig.from_dict(resume_state["config"])
+    else:
+        preset = args.preset or preset_for_game(spec.family)
+        if preset not in PRESETS:
+            raise UsageError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        config = make_config(preset)
+    changes = {}
+    for text in args.overrides:
+        try:
+            name, value = parse_override(text, config)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        changes[name] = value
+    for option, field in (("seed", "seed"), ("device", "device"), ("num_envs", "num_envs"), ("replay_size", "replay_capacity"), ("steps", "total_steps")):
+        if getattr(args, option) is not None:
+            changes[field] = getattr(args, option)
+    if resume_state is not None:
+        frozen = {"num_envs", "replay_capacity", "network", "cnn_channels", "hidden_size", "mlp_hidden_sizes", "dueling", "n_step"} & set(changes)
+        if frozen:
+            raise UsageError(f"cannot change {', '.join(sorted(frozen))} when resuming; start a new run instead")
+    config = config.replace(**changes)
+    if config.num_envs < 1:
+        raise UsageError("--num-envs must be at least 1")
+    if spec.family == "state" and config.network != "mlp":
+        raise UsageError(f"{spec.name} gives a vector state: use --preset cartpole or --set network=mlp")
+    if spec.pixels and config.network != "nature_cnn":
+        raise UsageError(f"{spec.name} gives pixels: use --set network=nature_cnn")
+    try:
+        from agent.network import resolve_device
+
+        resolve_device(config.device)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.hours is not None and args.hours <= 0:
+        raise UsageError("--hours must be positive")
+
+    if resume_state is not None:
+        run_dir = args.run_dir or checkpoint_path.parent
+    else:
+        run_dir = args.run_dir or DEFAULT_CHECKPOINT_ROOT / spec.name / time.strftime("%Y%m%d-%H%M%S")
+        if (run_dir / "latest.pt").exists():
+            raise UsageError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --run-dir")
+    check_writable(run_dir)
+    return spec, config, run_dir, resume_state
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        spec, config, run_dir, resume_state = resolve_run(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    from agent.checkpoint import CheckpointError, atomic_write
+    from training.logs import RunLogger
+    from training.run import run_training
+    from training.trainer import Trainer, TrainingError, install_stop_handlers
+
+    try:
+        trainer = Trainer(spec, config, run_dir, save_replay=args.save_replay, sticky_actions=args.sticky_actions)
+    except TrainingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if resume_state is not None:
+        trainer.restore(resume_state, run_dir / "replay.pt" if args.save_replay else None)
+    atomic_write(run_dir / "config.json", lambda file: file.write(json.dumps({"game": spec.name, **config.to_dict()}, indent=2).encode()))
+    print(f"{'resuming' if resume_state else 'training'} {spec.name} on {trainer.device} in run folder {run_dir}", flush=True)
+    if not args.quiet:
+        print("config: " + ", ".join(f"{key}={value}" for key, value in config.to_dict().items()), flush=True)
+
+    def request_stop() -> None:
+        trainer.stop_requested = True
+        print("\nstopping: finishing this step and saving latest.pt (Ctrl-C again to exit at once)", file=sys.stderr, flush=True)
+
+    install_stop_handlers(request_stop)
+    logger = RunLogger(run_dir, frames_per_step=spec.frame_skip)
+    deadline = args.hours * 3600 if args.hours is not None else None
+    try:
+        reason = run_training(trainer, logger, total_steps=config.total_steps, deadline_seconds=deadline)
+    except (TrainingError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        logger.close()
+        trainer.close()
+    step = trainer.progress.agent_step
+    best = trainer.progress.best_eval_score
+    print(f"stopped ({reason}) at step {step:,}; best evaluation score {best:.1f}; checkpoints in {run_dir}", flush=True)
+    if reason != "done":
+        print(f"resume with: python train.py --resume {run_dir}" + (" --save-replay" if args.save_replay else ""), flush=True)
+    print(f"watch it play: python play.py {run_dir}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    sys.exit(main())

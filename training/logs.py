@@ -1,0 +1,83 @@
+"""Run logs: TensorBoard scalars, the same scalars in ``scalars.csv``, and the learning-curve
+PNG (episode score against frames with a moving average, and evaluation means)."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+class RunLogger:
+    """Writes every scalar to TensorBoard and to ``scalars.csv`` (wall_time, step, tag, value)."""
+
+    def __init__(self, run_dir: Path, frames_per_step: int) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.run_dir = Path(run_dir)
+        self.frames_per_step = frames_per_step
+        self.writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+        self.csv_path = self.run_dir / "scalars.csv"
+        new_file = not self.csv_path.exists()
+        self._csv_file = open(self.csv_path, "a", newline="")
+        self._csv = csv.writer(self._csv_file)
+        if new_file:
+            self._csv.writerow(["wall_time", "step", "tag", "value"])
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, step)
+        self._csv.writerow([f"{time.time():.3f}", step, tag, f"{float(value):.6g}"])
+
+    def flush(self) -> None:
+        self.writer.flush()
+        self._csv_file.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+        self._csv_file.close()
+
+    def read_scalars(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
+        """Steps and values of one tag, from the CSV (so a resumed run plots its whole history)."""
+        self._csv_file.flush()
+        steps, values = [], []
+        with open(self.csv_path, newline="") as file:
+            for row in csv.DictReader(file):
+                if row["tag"] == tag:
+                    steps.append(int(row["step"]))
+                    values.append(float(row["value"]))
+        return np.array(steps), np.array(values)
+
+    def plot_learning_curve(self, title: str, window: int = 20) -> Path:
+        """Saves ``learning_curve.png``: episode scores against frames with a moving average."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps, scores = self.read_scalars("episode/score")
+        eval_steps, eval_scores = self.read_scalars("eval/mean_score")
+        figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+        if len(scores):
+            frames = steps * self.frames_per_step
+            axes.plot(frames, scores, ".", color="tab:blue", alpha=0.25, markersize=3, label="training episode")
+            if len(scores) >= 2:
+                width = min(window, len(scores))
+                moving = np.convolve(scores, np.ones(width) / width, mode="valid")
+                axes.plot(frames[width - 1:], moving, color="tab:blue", label=f"moving average ({width} episodes)")
+        if len(eval_scores):
+            axes.plot(eval_steps * self.frames_per_step, eval_scores, "o-", color="tab:orange", label="evaluation (epsilon 0.05)")
+        axes.set_xlabel("frames")
+        axes.set_ylabel("score")
+        axes.set_title(title)
+        axes.grid(alpha=0.3)
+        if len(scores) or len(eval_scores):
+            axes.legend(loc="best")
+        figure.tight_layout()
+        path = self.run_dir / "learning_curve.png"
+        temporary = path.with_suffix(".tmp.png")
+        figure.savefig(temporary)
+        plt.close(figure)
+        temporary.replace(path)
+        return path

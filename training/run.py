@@ -1,0 +1,134 @@
+"""Drives a ``Trainer`` to its end: the progress display, logs, evaluations, checkpoints and a
+clean stop on Ctrl-C, SIGTERM or the wall-clock budget."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from training.logs import RunLogger
+from training.trainer import Trainer, TrainingError
+
+
+class ProgressDisplay:
+    """A live tqdm bar on a terminal; one plain line every ``line_every_seconds`` otherwise."""
+
+    def __init__(self, total_steps: int, start_step: int, line_every_seconds: float = 30.0) -> None:
+        self.interactive = sys.stderr.isatty()
+        self.total_steps = total_steps
+        self.line_every_seconds = line_every_seconds
+        self._last_line = 0.0
+        self.bar = None
+        if self.interactive:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, smoothing=0.05)
+
+    def update(self, step: int, fields: dict[str, str], seconds_left: float | None) -> None:
+        if self.bar is not None:
+            self.bar.n = min(step, self.total_steps)
+            self.bar.set_postfix(fields, refresh=False)
+            self.bar.refresh()
+            return
+        now = time.monotonic()
+        if now - self._last_line >= self.line_every_seconds:
+            self._last_line = now
+            left = f" time left {format_seconds(seconds_left)}" if seconds_left is not None else ""
+            print(f"step {step:,}/{self.total_steps:,} " + " ".join(f"{k} {v}" for k, v in fields.items()) + left, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadline_seconds: float | None = None) -> str:
+    """Trains until ``total_steps``, the deadline, or a stop request; saves ``latest.pt``
+    on the way out. Returns why it stopped: ``done``, ``time`` or ``interrupted``."""
+    config, progress = trainer.config, trainer.progress
+    frames_per_step = trainer.spec.frame_skip
+    started = time.monotonic()
+    wall_at_start = progress.wall_seconds
+    display = ProgressDisplay(total_steps, progress.agent_step)
+    rate_clock, rate_steps = time.monotonic(), progress.agent_step
+    steps_per_second = 0.0
+    next_log_step = progress.agent_step + config.log_every_steps
+    reason = "done"
+    try:
+        while progress.agent_step < total_steps:
+            if trainer.stop_requested:
+                reason = "interrupted"
+                break
+            elapsed = time.monotonic() - started
+            if deadline_seconds is not None and elapsed >= deadline_seconds:
+                reason = "time"
+                break
+            ended, metrics = trainer.train_step()
+            step = progress.agent_step
+            for score, length in ended:
+                logger.scalar("episode/score", score, step)
+                logger.scalar("episode/length", length, step)
+
+            if step >= next_log_step:
+                next_log_step = step + config.log_every_steps
+                now = time.monotonic()
+                steps_per_second = (step - rate_steps) / max(now - rate_clock, 1e-9)
+                rate_clock, rate_steps = now, step
+                logger.scalar("train/epsilon", trainer.epsilon(step), step)
+                logger.scalar("train/steps_per_second", steps_per_second, step)
+                if metrics is not None:
+                    loss = float(metrics["loss"])
+                    if not math.isfinite(loss):
+                        raise TrainingError(f"the loss became {loss} at step {step:,}; training stopped and latest.pt was not overwritten. Lower the learning rate (--set learning_rate=...) and resume from the last good checkpoint")
+                    logger.scalar("train/loss", loss, step)
+                    logger.scalar("train/mean_q", float(metrics["mean_q"]), step)
+                recent = np.mean(trainer.recent_scores[-20:]) if trainer.recent_scores else float("nan")
+                steps_left = total_steps - step
+                seconds_left = steps_left / steps_per_second if steps_per_second > 0 else None
+                if deadline_seconds is not None:
+                    budget_left = deadline_seconds - (now - started)
+                    seconds_left = budget_left if seconds_left is None else min(seconds_left, budget_left)
+                display.update(step, {
+                    "sps": f"{steps_per_second:,.0f}",
+                    "episodes": f"{progress.episodes:,}",
+                    "score": f"{recent:.1f}",
+                    "eps": f"{trainer.epsilon(step):.3f}",
+                }, seconds_left)
+
+            if step >= progress.next_eval_step:
+                while progress.next_eval_step <= step:
+                    progress.next_eval_step += config.eval_every_steps
+                scores = trainer.evaluate()
+                mean = float(np.mean(scores))
+                logger.scalar("eval/mean_score", mean, step)
+                logger.scalar("eval/std_score", float(np.std(scores)), step)
+                if mean > progress.best_eval_score:
+                    progress.best_eval_score = mean
+                    trainer.save("best.pt")
+                logger.plot_learning_curve(f"{trainer.spec.name}: DQN")
+                logger.flush()
+
+            if step >= progress.next_checkpoint_step:
+                while progress.next_checkpoint_step <= step:
+                    progress.next_checkpoint_step += config.checkpoint_every_steps
+                progress.wall_seconds = wall_at_start + time.monotonic() - started
+                trainer.keep_periodic_copy(trainer.save("latest.pt"))
+                logger.flush()
+    finally:
+        display.close()
+    progress.wall_seconds = wall_at_start + time.monotonic() - started
+    trainer.save("latest.pt")
+    if not (trainer.run_dir / "best.pt").exists():
+        trainer.save("best.pt")
+    logger.plot_learning_curve(f"{trainer.spec.name}: DQN")
+    logger.flush()
+    return reason
