@@ -69,6 +69,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; give a .pt file or a run folder that holds latest.pt or best.pt")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint (not a zip archive); use another checkpoint, e.g. the run's latest.pt or a step_*.pt")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:

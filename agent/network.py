@@ -103,3 +103,11 @@ def resolve_device(name: str) -> torch.device:
     if name != "cpu" and not name.startswith("cuda") and name != "mps":
         raise ValueError(f"unknown device {name!r}; choose auto, cuda, mps or cpu")
     return torch.device(name)
+
+
+def network_from_checkpoint(state: dict, device: torch.device) -> nn.Module:
+    """The trained online network of a loaded checkpoint, in eval mode on ``device``."""
+    config = DQNConfig.from_dict(state["config"])
+    network = build_q_network(config, tuple(state["observation_shape"]), int(state["num_actions"]))
+    network.load_state_dict(state["learner"]["online"])
+    return network.to(device).eval()

@@ -18,6 +18,7 @@ from envs.atari import NOOP_MAX, STICKY_ACTION_PROBABILITY, make_atari_env, rom_
 from envs.catalog import PIXEL_GAME_CLASSES, GameSpec, UnknownGameError, all_games, resolve_game
 from envs.episode import ClipReward, EpisodeStatistics, LifeLossTerminal
 from envs.pixels import PixelPipeline
+from envs.snapshot import StatefulEnv, restore_vector_env_state, vector_env_state
 from envs.vector import VectorPipeline, make_atari_vector_env
 
 Mode = Literal["train", "eval"]
@@ -104,7 +105,7 @@ def make_env(
 
 def _make_game_thunk(spec: GameSpec, sticky_actions: bool):
     def thunk() -> gym.Env:
-        return make_game(spec, sticky_actions=sticky_actions)
+        return StatefulEnv(make_game(spec, sticky_actions=sticky_actions))
 
     return thunk
 
@@ -155,4 +156,7 @@ def list_games() -> list[str]:
     return list(all_games())
 
 
-__all__ = ["GameSpec", "UnknownGameError", "list_games", "make_env", "make_game", "make_vec_env", "resolve_game"]
+__all__ = [
+    "GameSpec", "UnknownGameError", "list_games", "make_env", "make_game", "make_vec_env", "resolve_game",
+    "restore_vector_env_state", "vector_env_state",
+]

@@ -37,6 +37,7 @@ class GameSpec:
         frame_skip: agent actions are repeated for this many frames.
         max_pool: max over the last two frames of a skip (Atari flicker; off for our games).
         max_episode_steps: agent steps before a game is truncated.
+        frames_per_second: the game's own speed (Atari 60 Hz; CartPole's 0.02 s time step).
     """
 
     name: str
@@ -44,6 +45,12 @@ class GameSpec:
     frame_skip: int = 1
     max_pool: bool = False
     max_episode_steps: int = 27_000
+    frames_per_second: int = 30
+
+    @property
+    def agent_steps_per_second(self) -> float:
+        """The natural speed to watch the agent at: one shown frame per agent step."""
+        return self.frames_per_second / self.frame_skip
 
     @property
     def gym_id(self) -> str:
@@ -67,8 +74,8 @@ OWN_GAME_SPECS = {
     "Pixelcopter": GameSpec("Pixelcopter", "pygame", frame_skip=2, max_episode_steps=5_000),
     "PLEPong": GameSpec("PLEPong", "pygame", frame_skip=2, max_episode_steps=5_000),
     "Snake": GameSpec("Snake", "pygame", frame_skip=1, max_episode_steps=2_000),
-    "CartPolePixels": GameSpec("CartPolePixels", "pygame", frame_skip=1, max_episode_steps=500),
-    "CartPole": GameSpec("CartPole", "state", frame_skip=1, max_episode_steps=500),
+    "CartPolePixels": GameSpec("CartPolePixels", "pygame", frame_skip=1, max_episode_steps=500, frames_per_second=50),
+    "CartPole": GameSpec("CartPole", "state", frame_skip=1, max_episode_steps=500, frames_per_second=50),
 }
 ALIASES = {"pongple": "PLEPong", "flappy": "FlappyBird", "copter": "Pixelcopter"}
 
@@ -82,7 +89,7 @@ for _name, _cls in PIXEL_GAME_CLASSES.items():
 def all_games() -> dict[str, GameSpec]:
     """Every playable game: canonical name -> spec (Atari first, then ours)."""
     atari = {
-        name: GameSpec(name, "atari", frame_skip=ATARI_FRAME_SKIP, max_pool=True, max_episode_steps=MAX_EPISODE_FRAMES // ATARI_FRAME_SKIP)
+        name: GameSpec(name, "atari", frame_skip=ATARI_FRAME_SKIP, max_pool=True, max_episode_steps=MAX_EPISODE_FRAMES // ATARI_FRAME_SKIP, frames_per_second=60)
         for name in atari_games()
     }
     return {**atari, **OWN_GAME_SPECS}

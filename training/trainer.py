@@ -26,7 +26,7 @@ from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
 from agent.policy import LinearSchedule, epsilon_greedy, q_values
 from agent.replay import ReplayMemory
-from envs import GameSpec, make_vec_env
+from envs import GameSpec, make_vec_env, restore_vector_env_state, vector_env_state
 from training.evaluation import evaluate
 from training.logs import RunLogger
 
@@ -124,6 +124,9 @@ class Trainer:
             "action_rng": numpy_rng_state(self.action_rng),
             "torch_rng": torch.get_rng_state(),
             "recent_scores": list(self.recent_scores),
+            # the games in progress, where the vector env can give their state (exact resume)
+            "env_state": vector_env_state(self.env) if self.obs is not None else None,
+            "observation": torch.from_numpy(self.obs.copy()) if self.obs is not None else None,
         }
 
     def save(self, name: str = "latest.pt") -> Path:
@@ -153,12 +156,23 @@ class Trainer:
         restore_numpy_rng(self.action_rng, state["action_rng"])
         torch.set_rng_state(state["torch_rng"])
         self.recent_scores = [float(score) for score in state["recent_scores"]]
+        replay_restored = False
         if replay_path is not None and replay_path.is_file():
             saved = load_checkpoint(replay_path)
             if saved.get("agent_step") != self.progress.agent_step:
                 print(f"note: {replay_path} is from step {saved.get('agent_step')}, the checkpoint from step {self.progress.agent_step}; the replay memory starts empty")
             else:
                 self.replay.load_state_dict(saved["replay"])
+                replay_restored = True
+        if state.get("env_state") is not None and state.get("observation") is not None:
+            self.env.reset(seed=self.config.seed)
+            restore_vector_env_state(self.env, state["env_state"])
+            self.obs = state["observation"].numpy().copy()
+            if not replay_restored:
+                for stream in range(self.config.num_envs):
+                    self.replay.start_episode(stream, self.obs[stream])
+        else:
+            print("note: the games in progress could not be saved for this env; the resumed run starts new games")
 
     # -- the loop ---------------------------------------------------------------------
     def _start_envs(self) -> None:

@@ -1,0 +1,228 @@
+"""train.py end to end: run folders, logs, checkpoints, resume, faults and bad input.
+
+Runs go through the real command line in subprocesses with tiny budgets.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = [
+    "--set", "learning_starts=200", "--set", "eval_every_steps=300", "--set", "eval_episodes=1",
+    "--set", "eval_max_episode_steps=150", "--set", "checkpoint_every_steps=300", "--set", "log_every_steps=100",
+    "--set", "epsilon_decay_steps=1000", "--set", "target_update_period_steps=250", "--replay-size", "5000", "--quiet",
+]
+
+
+def train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    import csv
+
+    found: dict[str, list[tuple[int, float]]] = {}
+    with open(run_dir / "scalars.csv", newline="") as file:
+        for row in csv.DictReader(file):
+            found.setdefault(row["tag"], []).append((int(row["step"]), float(row["value"])))
+    return found
+
+
+@pytest.mark.parametrize("game, num_envs", [("Breakout", 2), ("Catcher", 1)])
+def test_short_run_writes_every_artifact(tmp_path, game, num_envs):
+    run_dir = tmp_path / "run"
+    result = train("--game", game, "--steps", "900", "--num-envs", str(num_envs), "--run-dir", str(run_dir), *TINY)
+    assert result.returncode == 0, result.stderr
+    assert str(run_dir) in result.stdout
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    expected = {"episode/score", "episode/length", "train/loss", "train/mean_q", "train/epsilon", "train/steps_per_second", "eval/mean_score"}
+    assert expected <= tags
+    assert [event.step for event in events.Scalars("eval/mean_score")] == [300, 600, 900]
+    assert expected <= set(scalars(run_dir))
+    import imageio.v3 as iio
+
+    curve = iio.imread(run_dir / "learning_curve.png")
+    assert curve.ndim == 3 and curve.shape[0] > 200 and len(np.unique(curve.reshape(-1, curve.shape[-1]), axis=0)) > 10
+    for name in ("latest.pt", "best.pt"):
+        checkpoint = load_checkpoint(run_dir / name)
+        assert checkpoint["game"] == game
+    latest = load_checkpoint(run_dir / "latest.pt")
+    assert latest["progress"]["agent_step"] == 900
+    assert sorted(path.name for path in run_dir.glob("step_*.pt")) == ["step_000000300.pt", "step_000000600.pt", "step_000000900.pt"]
+    assert (run_dir / "config.json").is_file()
+
+
+CARTPOLE = ["--game", "CartPole", "--set", "eval_every_steps=1000", "--set", "eval_episodes=2", "--set", "checkpoint_every_steps=1000",
+            "--set", "target_update_period_steps=300", "--set", "log_every_steps=100", "--quiet"]
+
+
+def test_resume_continues_every_schedule(tmp_path):
+    run_dir = tmp_path / "run"
+    first = train(*CARTPOLE, "--steps", "1500", "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr
+    stopped = load_checkpoint(run_dir / "latest.pt")["progress"]
+    assert stopped["agent_step"] == 1500
+    assert stopped["next_eval_step"] == 2000 and stopped["last_target_sync_step"] == 1500
+    resumed = train("--resume", str(run_dir), "--steps", "3200")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming CartPole" in resumed.stdout
+    final = load_checkpoint(run_dir / "latest.pt")
+    assert final["progress"]["agent_step"] == 3200
+    assert final["learner"]["updates_done"] == 3200 - 1000 + 1  # one update per step after learning_starts
+    logged = scalars(run_dir)
+    assert [step for step, _ in logged["eval/mean_score"]] == [1000, 2000, 3000]  # no evaluation skipped or repeated
+    epsilon = dict(logged["train/epsilon"])
+    assert epsilon[1600] == pytest.approx(1.0 - 0.98 * 1600 / 10_000)  # the schedule went on from 1500
+    steps = [step for step, _ in logged["train/epsilon"]]
+    assert steps == sorted(steps) and min(s for s in steps if s > 1500) == 1600
+
+
+def test_exact_resume_with_saved_replay_matches_one_long_run(tmp_path):
+    halves, whole = tmp_path / "halves", tmp_path / "whole"
+    common = [*CARTPOLE, "--seed", "3", "--device", "cpu", "--save-replay"]
+    assert train(*common, "--steps", "1200", "--run-dir", str(halves)).returncode == 0
+    assert (halves / "replay.pt").is_file()
+    assert train("--resume", str(halves), "--steps", "2400", "--save-replay").returncode == 0
+    assert train(*common, "--steps", "2400", "--run-dir", str(whole)).returncode == 0
+    resumed = load_checkpoint(halves / "latest.pt")["learner"]["online"]
+    straight = load_checkpoint(whole / "latest.pt")["learner"]["online"]
+    for name in straight:
+        assert torch.equal(resumed[name], straight[name]), name
+
+
+def wait_for(path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear")
+        time.sleep(0.2)
+
+
+def start_training(run_dir: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), "--game", "CartPole", "--steps", "10000000", "--run-dir", str(run_dir), "--quiet", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )
+
+
+def test_sigint_saves_and_exits_cleanly(tmp_path):
+    run_dir = tmp_path / "run"
+    process = start_training(run_dir, "--set", "log_every_steps=100")
+    wait_for(run_dir / "scalars.csv")
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "resume with: python train.py --resume" in stdout
+    assert load_checkpoint(run_dir / "latest.pt")["progress"]["agent_step"] > 0
+
+
+def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    # a checkpoint (and the replay memory) every 20 steps: the process spends most of its time writing them
+    process = start_training(run_dir, "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000")
+    wait_for(run_dir / "latest.pt")
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        time.sleep(float(rng.uniform(0.05, 0.4)))
+        process.kill()
+        process.wait(timeout=30)
+        checkpoint = load_checkpoint(run_dir / "latest.pt")  # old or new, never partial
+        assert checkpoint["progress"]["agent_step"] > 0
+        load_checkpoint(run_dir / "replay.pt")
+        process = start_training(run_dir.parent / f"again{_}", "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000")
+        run_dir = run_dir.parent / f"again{_}"
+        wait_for(run_dir / "latest.pt")
+    process.kill()
+    process.wait(timeout=30)
+
+
+def test_full_disk_fails_loudly_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "latest.pt"
+    save_checkpoint(path, {"weights": torch.ones(3)})
+    before = path.read_bytes()
+
+    def disk_full(obj, file, *args, **kwargs):
+        file.write(b"x" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(CheckpointError, match="no space left.*previous checkpoint is intact"):
+        save_checkpoint(path, {"weights": torch.zeros(3)})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary file left behind
+
+
+def test_non_finite_loss_stops_without_overwriting_a_good_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train("--game", "CartPole", "--steps", "5000", "--run-dir", str(run_dir), "--quiet", "--set", "learning_rate=1e30",
+                   "--set", "learning_starts=300", "--set", "checkpoint_every_steps=100", "--set", "log_every_steps=50", "--set", "eval_every_steps=100000")
+    assert result.returncode == 1
+    assert "not finite" in result.stderr or "loss became" in result.stderr
+    latest = load_checkpoint(run_dir / "latest.pt")
+    assert all(torch.isfinite(tensor).all() for tensor in latest["learner"]["online"].values())
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished_cartpole_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("cartpole") / "run"
+    result = train(*CARTPOLE, "--steps", "300", "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def bad_inputs(run_dir: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(2000))
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.ones(1)}}, foreign)
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"format": "arcade-dqn/1", "payload": np.random.default_rng(0)}, pickled)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    return {
+        "unknown game": (["--game", "Pnog"], "Did you mean Pong"),
+        "unwritable run folder": (["--game", "CartPole", "--run-dir", str(blocker / "run")], "cannot write to run folder"),
+        "missing checkpoint": (["--resume", str(tmp_path / "nothing.pt")], "no checkpoint at"),
+        "corrupt checkpoint": (["--resume", str(garbage)], "corrupt"),
+        "foreign checkpoint": (["--resume", str(foreign)], "not an arcade-dqn checkpoint"),
+        "pickled object": (["--resume", str(pickled)], "pickled"),
+        "other game": (["--game", "Pong", "--resume", str(run_dir)], "checkpoint of CartPole, not Pong"),
+        "unknown override": (["--game", "CartPole", "--set", "learning_rat=1"], "Did you mean learning_rate"),
+        "existing run": (["--game", "CartPole", "--run-dir", str(run_dir)], "already holds a run"),
+        "replay too big": (["--game", "CartPole", "--replay-size", "100000000000", "--run-dir", str(tmp_path / "big")], "--replay-size"),
+    }
+
+
+def test_bad_input_gets_one_line_and_exit_code_2_with_nothing_overwritten(finished_cartpole_run, tmp_path):
+    before = digest(finished_cartpole_run)
+    for label, (args, message) in bad_inputs(finished_cartpole_run, tmp_path).items():
+        result = train(*args, timeout=120)
+        assert result.returncode == 2, (label, result.stderr)
+        assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, (label, result.stderr)
+        assert message in result.stderr, (label, result.stderr)
+    assert digest(finished_cartpole_run) == before
