@@ -86,6 +86,26 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
 
 
+def install_interrupt_flag():
+    """Ctrl-C stops play after the current step, so recordings are finished properly (an
+    exception in the middle of a frame write would leave a broken MP4); a second Ctrl-C exits
+    at once, leaving only the ``.partial`` file."""
+    import os
+    import signal
+
+    state = {"interrupted": False}
+
+    def handler(signum, frame) -> None:
+        if state["interrupted"]:
+            os._exit(130)
+        state["interrupted"] = True
+        print("\ninterrupted: finishing the recordings (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: state["interrupted"]
+
+
 def play(args: argparse.Namespace, spec, network, device) -> list[float]:
     from agent.policy import epsilon_greedy, q_values
     from envs import make_env
@@ -113,12 +133,15 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
 
     scores: list[float] = []
     stopped = False
+    interrupted = install_interrupt_flag()
     try:
         for episode in range(1, args.episodes + 1):
+            if interrupted():
+                break
             if episode > 1:
                 obs, _ = env.reset(seed=args.seed + episode - 1)
             frame, score = env.render(), 0.0
-            while True:
+            while not interrupted():
                 for recorder in recorders:
                     recorder.add(frame)
                 if network is None:
@@ -141,8 +164,6 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
             if stopped:
                 print("window closed: stopping", flush=True)
                 break
-    except KeyboardInterrupt:
-        print("\ninterrupted: finishing the recordings", file=sys.stderr, flush=True)
     finally:
         for recorder in recorders:
             written = recorder.close()

@@ -79,7 +79,7 @@ class Mp4Recorder:
             self._writer.close()
         except Exception:
             self.partial.unlink(missing_ok=True)
-            raise
+            return None
         if self.frames_written == 0:
             self.partial.unlink(missing_ok=True)
             return None

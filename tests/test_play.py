@@ -1,0 +1,126 @@
+"""play.py headless: MP4 and GIF read back, the window under SDL's dummy driver, the right
+env chosen from a checkpoint alone, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from agent.checkpoint import save_checkpoint
+from agent.config import make_config, preset_for_game
+from agent.learner import DQNLearner
+from agent.network import build_q_network
+from envs import make_env, resolve_game
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def play(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "play.py"), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def untrained_checkpoint(path: Path, game: str) -> Path:
+    """A real checkpoint of ``game`` (untrained weights), as train.py writes it."""
+    spec = resolve_game(game)
+    config = make_config(preset_for_game(spec.family))
+    env = make_env(game)
+    shape = env.observation_space.shape
+    learner = DQNLearner(build_q_network(config, shape, env.action_space.n), config, torch.device("cpu"))
+    save_checkpoint(path, {
+        "game": spec.name, "family": spec.family, "config": config.to_dict(), "num_actions": int(env.action_space.n),
+        "observation_shape": list(shape), "learner": learner.state_dict(),
+    })
+    return path
+
+
+def steps_played(stdout: str) -> list[int]:
+    return [int(line.split(" in ")[1].split()[0]) for line in stdout.splitlines() if line.startswith("episode ")]
+
+
+def test_mp4_and_gif_read_back_with_the_right_frames(tmp_path):
+    checkpoint = untrained_checkpoint(tmp_path / "catcher.pt", "Catcher")
+    mp4, gif = tmp_path / "videos" / "catcher.mp4", tmp_path / "videos" / "catcher.gif"
+    result = play(str(checkpoint), "--headless", "--episodes", "1", "--max-steps", "60", "--scale", "3",
+                  "--record", str(mp4), "--gif", str(gif), "--gif-every", "2", "--gif-scale", "2")
+    assert result.returncode == 0, result.stderr
+    [steps] = steps_played(result.stdout)
+    assert steps == 60
+    video = np.stack(list(iio.imiter(mp4, extension=".mp4")))
+    assert video.shape == (steps + 1, 64 * 3, 64 * 3, 3)  # the first frame and one per step
+    assert len({frame.tobytes() for frame in video}) > 10
+    animation = iio.imread(gif, index=None)
+    assert animation.shape[0] == (steps + 1 + 1) // 2 and animation.shape[1:3] == (128, 128)
+    assert len({frame.tobytes() for frame in animation}) > 5
+    assert "mean" in result.stdout and "std" in result.stdout and "min" in result.stdout and "max" in result.stdout
+
+
+def test_gif_is_capped_in_length(tmp_path):
+    gif = tmp_path / "short.gif"
+    result = play("--game", "Catcher", "--random", "--headless", "--episodes", "3", "--gif", str(gif), "--gif-every", "1", "--gif-seconds", "1")
+    assert result.returncode == 0, result.stderr
+    assert iio.imread(gif, index=None).shape[0] == 15  # 1 second at Catcher's 15 agent steps per second
+
+
+@pytest.mark.parametrize("game", ["Breakout", "Catcher", "CartPole"])
+def test_checkpoint_alone_picks_the_game(tmp_path, game):
+    checkpoint = untrained_checkpoint(tmp_path / "run" / "best.pt", game)
+    result = play(str(checkpoint.parent), "--headless", "--episodes", "1", "--max-steps", "40")
+    assert result.returncode == 0, result.stderr
+    assert f"1 games of {resolve_game(game).name}" in result.stdout
+
+
+def test_window_mode_runs_under_the_dummy_driver(tmp_path):
+    checkpoint = untrained_checkpoint(tmp_path / "pong.pt", "PLEPong")
+    result = play(str(checkpoint), "--episodes", "1", "--max-steps", "30", "--fast")
+    assert result.returncode == 0, result.stderr
+    assert "playing headless" not in result.stderr
+
+
+def test_interrupted_recording_leaves_a_playable_file(tmp_path):
+    mp4 = tmp_path / "cut.mp4"
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, str(ROOT / "play.py"), "--game", "Pong", "--random", "--headless", "--episodes", "50", "--record", str(mp4)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    partial = tmp_path / "cut.partial.mp4"
+    deadline = time.monotonic() + 60
+    while not partial.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # a couple of seconds of frames into the recording
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert mp4.exists() and not partial.exists()
+    frames = list(iio.imiter(mp4, extension=".mp4"))
+    assert len(frames) > 10 and frames[0].shape == (210 * 3, 160 * 3, 3)
+
+
+def test_bad_input_gets_one_line_and_exit_code_2(tmp_path):
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.ones(2)}, foreign)
+    checkpoint = untrained_checkpoint(tmp_path / "cartpole.pt", "CartPole")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = {
+        "missing checkpoint": ([str(tmp_path / "none.pt"), "--headless"], "no checkpoint at"),
+        "foreign checkpoint": ([str(foreign), "--headless"], "not an arcade-dqn checkpoint"),
+        "unwritable output": ([str(checkpoint), "--headless", "--record", str(blocker / "x.mp4")], "cannot write"),
+        "unknown video format": ([str(checkpoint), "--headless", "--record", str(tmp_path / "x.avi")], "unknown video format"),
+        "gif with mp4 name": ([str(checkpoint), "--headless", "--gif", str(tmp_path / "x.mp4")], "unknown video format"),
+        "unknown game": (["--game", "Brekout", "--random"], "Did you mean Breakout"),
+        "wrong game": ([str(checkpoint), "--game", "Pong", "--headless"], "checkpoint of CartPole"),
+        "nothing to play": (["--headless"], "give a checkpoint"),
+    }
+    for label, (args, message) in cases.items():
+        result = play(*args)
+        assert result.returncode == 2, (label, result.stderr)
+        assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, (label, result.stderr)
+        assert message in result.stderr, (label, result.stderr)
