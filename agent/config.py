@@ -44,6 +44,12 @@ class DQNConfig:
     """Transitions per gradient update."""
     n_step: int = 1
     """Multi-step returns (1 = the paper's one-step Q-learning)."""
+    prioritized_replay: bool = False
+    """Prioritized replay (proportional, Schaul et al. 2016) instead of uniform sampling."""
+    priority_alpha: float = 0.6
+    """How strongly priorities shape sampling (0 = uniform)."""
+    priority_beta: float = 0.4
+    """Importance-sampling correction of prioritized batches (1 = full)."""
     replay_on_device: bool = False
     """Keep the replay frames on the learner's device (a GPU with room for them)."""
 

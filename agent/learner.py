@@ -21,8 +21,9 @@ def td_loss(
     target_next_q: torch.Tensor,
     online_next_q: torch.Tensor | None = None,
     huber_delta: float = 1.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Huber TD loss of Q-learning, and the Q-values of the actions taken.
+    weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Huber TD loss of Q-learning, the Q-values of the actions taken, and the TD errors.
 
     Args:
         online_q: ``(B, A)`` online Q-values of the states.
@@ -34,6 +35,7 @@ def td_loss(
         online_next_q: ``(B, A)`` online Q-values of the next states for Double DQN (the
             online network picks the action, the target network scores it); ``None`` for
             the max of the target network.
+        weights: ``(B,)`` importance-sampling weights of a prioritized batch (``None``: 1).
     """
     q_taken = online_q.gather(1, actions.long().unsqueeze(1)).squeeze(1)
     with torch.no_grad():
@@ -42,7 +44,9 @@ def td_loss(
         else:
             next_value = target_next_q.gather(1, online_next_q.argmax(dim=1, keepdim=True)).squeeze(1)
         target = rewards + discounts * next_value
-    return F.huber_loss(q_taken, target, delta=huber_delta), q_taken
+    per_sample = F.huber_loss(q_taken, target, delta=huber_delta, reduction="none")
+    loss = per_sample.mean() if weights is None else (weights * per_sample).mean()
+    return loss, q_taken, (target - q_taken).detach()
 
 
 def make_optimizer(config: DQNConfig, parameters: Any, device: torch.device) -> torch.optim.Optimizer:
@@ -69,13 +73,17 @@ class DQNLearner:
         self.updates_done = 0
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One gradient step on a batch; returns ``loss`` and ``mean_q`` as device tensors
-        (reading them forces a device sync, so callers read them only when logging)."""
+        """One gradient step on a batch; returns ``loss``, ``mean_q`` and per-sample ``td_error``
+        as device tensors (reading them forces a device sync, so callers read them only when
+        logging, or for new priorities)."""
         online_q = self.online(batch["state"])
         with torch.no_grad():
             target_next_q = self.target(batch["next_state"])
             online_next_q = self.online(batch["next_state"]) if self.config.double_dqn else None
-        loss, q_taken = td_loss(online_q, batch["action"], batch["reward"], batch["discount"], target_next_q, online_next_q, self.config.huber_delta)
+        loss, q_taken, td_error = td_loss(
+            online_q, batch["action"], batch["reward"], batch["discount"], target_next_q, online_next_q,
+            self.config.huber_delta, batch.get("weight"),
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.max_grad_norm > 0:
@@ -84,7 +92,7 @@ class DQNLearner:
         if self.config.target_update_tau < 1.0:
             self.soft_update_target(self.config.target_update_tau)
         self.updates_done += 1
-        return {"loss": loss.detach(), "mean_q": q_taken.detach().mean()}
+        return {"loss": loss.detach(), "mean_q": q_taken.detach().mean(), "td_error": td_error}
 
     @torch.no_grad()
     def sync_target(self) -> None:

@@ -28,8 +28,48 @@ import torch
 from agent.checkpoint import numpy_rng_state, restore_numpy_rng
 
 
+class SumTree:
+    """Sums of priorities over a binary tree, vectorized over batches of leaves: set leaves,
+    and find the leaves where running sums reach given targets (proportional sampling)."""
+
+    def __init__(self, size: int) -> None:
+        self.leaf_start = 1 << max(1, int(np.ceil(np.log2(max(size, 2)))))
+        self.depth = int(np.log2(self.leaf_start))
+        self.tree = np.zeros(2 * self.leaf_start, dtype=np.float64)
+
+    @property
+    def total(self) -> float:
+        return float(self.tree[1])
+
+    def leaves(self, indices: np.ndarray) -> np.ndarray:
+        return self.tree[indices + self.leaf_start]
+
+    def set(self, indices: np.ndarray, values: np.ndarray | float) -> None:
+        nodes = np.asarray(indices, dtype=np.int64) + self.leaf_start
+        self.tree[nodes] = values
+        if nodes.size == 1:  # the common case of one env: plain scalar walk, no array overhead
+            tree, node = self.tree, int(nodes[0])
+            while node > 1:
+                node //= 2
+                tree[node] = tree[2 * node] + tree[2 * node + 1]
+            return
+        for _ in range(self.depth):
+            nodes = np.unique(nodes // 2)
+            self.tree[nodes] = self.tree[2 * nodes] + self.tree[2 * nodes + 1]
+
+    def find(self, targets: np.ndarray) -> np.ndarray:
+        nodes = np.ones(len(targets), dtype=np.int64)
+        targets = np.array(targets, dtype=np.float64)
+        for _ in range(self.depth):
+            left = self.tree[2 * nodes]
+            go_right = (targets >= left) & (self.tree[2 * nodes + 1] > 0)
+            targets -= np.where(go_right, left, 0.0)
+            nodes = 2 * nodes + go_right
+        return nodes - self.leaf_start
+
+
 class ReplayMemory:
-    """Uniform replay over ``num_streams`` single-frame rings.
+    """Uniform (or prioritized) replay over ``num_streams`` single-frame rings.
 
     Args:
         capacity: frames kept in all (split evenly across streams); about one transition each.
@@ -41,6 +81,10 @@ class ReplayMemory:
         device: where sampled batches are returned.
         storage_device: where the frames are kept (the CPU by default; a GPU with room for them).
         seed: seeds the sampling generator.
+        prioritized: sample in proportion to priority^alpha (Schaul et al., 2016) instead of
+            uniformly; batches then carry ``index`` and importance ``weight``.
+        priority_alpha: how strongly priorities shape sampling (0 = uniform).
+        priority_beta: importance-sampling correction (1 = full).
     """
 
     def __init__(
@@ -55,6 +99,9 @@ class ReplayMemory:
         device: torch.device | str = "cpu",
         storage_device: torch.device | str = "cpu",
         seed: int = 0,
+        prioritized: bool = False,
+        priority_alpha: float = 0.6,
+        priority_beta: float = 0.4,
     ) -> None:
         if num_streams < 1:
             raise ValueError("num_streams must be at least 1")
@@ -80,12 +127,22 @@ class ReplayMemory:
         self.has_transition = np.zeros(shape, dtype=np.bool_)
         self.frames_written = np.zeros(num_streams, dtype=np.int64)
         self.rng = np.random.default_rng(seed)
+        self.prioritized = prioritized
+        self.priority_alpha = priority_alpha
+        self.priority_beta = priority_beta
+        self.max_priority = 1.0
+        self.priorities = SumTree(self.capacity) if prioritized else None
+
+    def _set_priorities(self, streams: np.ndarray, slots: np.ndarray, values: np.ndarray | float) -> None:
+        if self.priorities is not None:
+            self.priorities.set(np.asarray(streams) * self.slots_per_stream + np.asarray(slots), values)
 
     # -- writing --------------------------------------------------------------------
     def _write_frame(self, stream: int, frame: torch.Tensor | np.ndarray) -> None:
         slot = self.frames_written[stream] % self.slots_per_stream
         self.frames[stream, slot] = torch.as_tensor(frame)
         self.has_transition[stream, slot] = False
+        self._set_priorities(np.array([stream]), np.array([slot]), 0.0)
         self.frames_written[stream] += 1
 
     def start_episode(self, stream: int, observation: np.ndarray) -> None:
@@ -105,6 +162,7 @@ class ReplayMemory:
         self.truncated[stream, slot] = truncated
         self._write_frame(stream, next_observation[-1] if self.stacked else next_observation)
         self.has_transition[stream, slot] = True
+        self._set_priorities(np.array([stream]), np.array([slot]), self.max_priority ** self.priority_alpha)
 
     def add_vector_step(
         self,
@@ -130,8 +188,10 @@ class ReplayMemory:
             newest = next_observations[continuing, -1] if self.stacked else next_observations[continuing]
             self.frames[torch.as_tensor(continuing), torch.as_tensor(next_slots)] = torch.as_tensor(newest).to(self.storage_device)
             self.has_transition[continuing, next_slots] = False
+            self._set_priorities(continuing, next_slots, 0.0)
             self.frames_written[continuing] += 1
             self.has_transition[continuing, slots] = True
+            self._set_priorities(continuing, slots, self.max_priority ** self.priority_alpha)
         for stream in np.flatnonzero(first):
             self.start_episode(int(stream), next_observations[stream])
 
@@ -150,7 +210,49 @@ class ReplayMemory:
     def can_sample(self, batch_size: int) -> bool:
         return len(self) >= batch_size
 
+    def _sampleable(self, streams: np.ndarray, logical: np.ndarray) -> np.ndarray:
+        first, last = self._sampleable_range()
+        return (logical >= first[streams]) & (logical <= last[streams]) & self.has_transition[streams, logical % self.slots_per_stream]
+
+    def _draw_prioritized(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stratified proportional sampling; the few slots that hold a transition but are not
+        sampleable yet (their n-step look-ahead is unwritten) are drawn again."""
+        if len(self) == 0 or self.priorities.total <= 0:
+            raise RuntimeError("the replay memory holds no complete transition yet")
+        streams = np.empty(batch_size, dtype=np.int64)
+        logical = np.empty(batch_size, dtype=np.int64)
+        pending = np.arange(batch_size)
+        for attempt in range(1000):
+            # stratified on the first draw; redraws anywhere (a stratum may hold only unsampleable slots)
+            if attempt == 0:
+                targets = (pending + self.rng.random(pending.size)) * self.priorities.total / batch_size
+            else:
+                targets = self.rng.random(pending.size) * self.priorities.total
+            flat = np.minimum(self.priorities.find(targets), self.capacity - 1)
+            drawn_streams, slots = np.divmod(flat, self.slots_per_stream)
+            # the logical index of a slot: the newest write that landed in it
+            newest = self.frames_written[drawn_streams] - 1
+            drawn = newest - (newest - slots) % self.slots_per_stream
+            ok = self._sampleable(drawn_streams, drawn)
+            streams[pending[ok]] = drawn_streams[ok]
+            logical[pending[ok]] = drawn[ok]
+            pending = pending[~ok]
+            if pending.size == 0:
+                return streams, logical
+        raise RuntimeError("the replay memory holds too few complete transitions to sample from")
+
+    def update_priorities(self, indices: torch.Tensor | np.ndarray, td_errors: torch.Tensor | np.ndarray, epsilon: float = 1e-6) -> None:
+        """New priorities (|TD error| + epsilon) for the transitions of a prioritized batch."""
+        indices = np.asarray(torch.as_tensor(indices).cpu())
+        priorities = np.abs(np.asarray(torch.as_tensor(td_errors).detach().float().cpu())) + epsilon
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+        streams, slots = np.divmod(indices, self.slots_per_stream)
+        still_there = self.has_transition[streams, slots]
+        self._set_priorities(streams[still_there], slots[still_there], priorities[still_there] ** self.priority_alpha)
+
     def _draw_indices(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.prioritized:
+            return self._draw_prioritized(batch_size)
         first, last = self._sampleable_range()
         counts = np.maximum(last - first + 1, 0)
         if counts.sum() == 0:
@@ -205,13 +307,20 @@ class ReplayMemory:
             "truncated": torch.as_tensor(truncated),
             "discount": torch.as_tensor(discount),
         }
+        if self.prioritized:
+            flat = streams * self.slots_per_stream + logical % self.slots_per_stream
+            probabilities = self.priorities.leaves(flat) / self.priorities.total
+            weights = (len(self) * probabilities) ** -self.priority_beta
+            batch["index"] = torch.as_tensor(flat)
+            batch["weight"] = torch.as_tensor((weights / weights.max()).astype(np.float32))
         return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
 
     # -- size and persistence ---------------------------------------------------------
     @property
     def nbytes(self) -> int:
         arrays = (self.actions, self.rewards, self.terminated, self.truncated, self.has_transition)
-        return self.frames.element_size() * self.frames.nelement() + sum(array.nbytes for array in arrays)
+        tree = self.priorities.tree.nbytes if self.priorities is not None else 0
+        return self.frames.element_size() * self.frames.nelement() + sum(array.nbytes for array in arrays) + tree
 
     @property
     def bytes_per_transition(self) -> float:
@@ -234,6 +343,8 @@ class ReplayMemory:
             "has_transition": torch.from_numpy(self.has_transition.copy()),
             "frames_written": torch.from_numpy(self.frames_written.copy()),
             "rng_state": numpy_rng_state(self.rng),
+            "priority_tree": torch.from_numpy(self.priorities.tree.copy()) if self.priorities is not None else None,
+            "max_priority": self.max_priority,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -243,3 +354,6 @@ class ReplayMemory:
         for name in ("actions", "rewards", "terminated", "truncated", "has_transition", "frames_written"):
             getattr(self, name)[...] = state[name].numpy()
         restore_numpy_rng(self.rng, state["rng_state"])
+        if self.priorities is not None and state.get("priority_tree") is not None:
+            self.priorities.tree[...] = state["priority_tree"].numpy()
+            self.max_priority = float(state["max_priority"])

@@ -17,7 +17,7 @@ def test_td_loss_matches_a_hand_computed_example():
     # row 0 truncated (bootstrapped, gamma 0.9), row 1 terminal (discount 0), row 2 an ordinary step
     discounts = torch.tensor([0.9, 0.0, 0.9])
     target_next_q = torch.tensor([[4.0, 10.0], [100.0, 100.0], [2.0, 6.0]])
-    loss, q_taken = td_loss(online_q, actions, rewards, discounts, target_next_q)
+    loss, q_taken, _ = td_loss(online_q, actions, rewards, discounts, target_next_q)
     # targets: 1 + 0.9*10 = 10; -1 (no bootstrap); 0 + 0.9*6 = 5.4
     # errors:  10-2 = 8 -> huber 7.5;  -1-0.5 = -1.5 -> 1.0;  5.4-3 = 2.4 -> 1.9
     assert q_taken.tolist() == [2.0, 0.5, 3.0]
@@ -29,8 +29,8 @@ def test_double_dqn_scores_the_online_argmax_with_the_target_network():
     target_next_q = torch.tensor([[5.0, 1.0]])
     online_next_q = torch.tensor([[0.0, 3.0]])  # the online network prefers action 1
     args = (online_q, torch.tensor([0]), torch.tensor([0.0]), torch.tensor([1.0]), target_next_q)
-    plain_loss, _ = td_loss(*args)
-    double_loss, _ = td_loss(*args, online_next_q=online_next_q)
+    plain_loss, _, _ = td_loss(*args)
+    double_loss, _, _ = td_loss(*args, online_next_q=online_next_q)
     assert plain_loss.item() == pytest.approx(5.0 - 0.5)  # target max = 5
     assert double_loss.item() == pytest.approx(0.5)  # target of the online argmax = 1
 
@@ -101,3 +101,12 @@ def test_learner_state_round_trip(optimizer):
     copy.load_state_dict(learner.state_dict())
     a, b = learner.update(batch_of()), copy.update(batch_of())
     assert a["loss"].item() == b["loss"].item()
+
+
+def test_importance_weights_scale_each_sample_and_td_errors_are_returned():
+    online_q = torch.tensor([[1.0], [1.0]])
+    args = (online_q, torch.tensor([0, 0]), torch.tensor([1.5, 1.2]), torch.tensor([0.0, 0.0]), torch.zeros(2, 1))
+    loss, _, td_error = td_loss(*args, weights=torch.tensor([1.0, 0.5]))
+    # errors 0.5 and 0.2 -> huber 0.125 and 0.02; weighted mean (0.125 + 0.01) / 2
+    assert loss.item() == pytest.approx(0.0675)
+    assert td_error.tolist() == pytest.approx([0.5, 0.2])

@@ -102,15 +102,17 @@ def union(dicts) -> dict:
     return merged
 
 
-@pytest.mark.parametrize("num_streams, n_step, capacity, steps", [
-    (1, 1, 10_000, 300),     # no wrap-around
-    (1, 1, 200, 900),        # wraps several times
-    (3, 1, 300, 700),        # several envs side by side, wrapping
-    (2, 3, 10_000, 300),     # n-step returns stop at episode ends
-    (3, 3, 240, 700),        # n-step and wrap-around together
+@pytest.mark.parametrize("num_streams, n_step, capacity, steps, prioritized", [
+    (1, 1, 10_000, 300, False),     # no wrap-around
+    (1, 1, 200, 900, False),        # wraps several times
+    (3, 1, 300, 700, False),        # several envs side by side, wrapping
+    (2, 3, 10_000, 300, False),     # n-step returns stop at episode ends
+    (3, 3, 240, 700, False),        # n-step and wrap-around together
+    (3, 3, 240, 700, True),         # the same, sampled by priority
+    (2, 1, 10_000, 300, True),
 ])
-def test_every_sample_is_a_stored_transition(num_streams, n_step, capacity, steps):
-    memory = ReplayMemory(capacity, num_streams, (STACK, SIDE, SIDE), n_step=n_step, discount=0.9, seed=1)
+def test_every_sample_is_a_stored_transition(num_streams, n_step, capacity, steps, prioritized):
+    memory = ReplayMemory(capacity, num_streams, (STACK, SIDE, SIDE), n_step=n_step, discount=0.9, seed=1, prioritized=prioritized)
     reference = NaiveReplay(n_step, 0.9)
     random_episode_streams(memory, reference, steps, seed=num_streams * 10 + n_step)
     # a stream holds capacity/num_streams frames; after wrapping, older transitions are gone,
@@ -193,3 +195,33 @@ def test_state_dict_round_trip_resumes_sampling_exactly():
         a, b = memory.sample(16), restored.sample(16)
         for name in a:
             assert torch.equal(a[name], b[name]), name
+
+
+def test_prioritized_sampling_follows_priorities_and_weights_correct_for_it():
+    memory = ReplayMemory(1000, 1, (STACK, SIDE, SIDE), seed=0, prioritized=True, priority_alpha=1.0, priority_beta=0.5)
+    rng = np.random.default_rng(0)
+    memory.start_episode(0, np.zeros((STACK, SIDE, SIDE), np.uint8))
+    for action in range(40):
+        memory.add(0, action, 0.0, False, False, rng.integers(0, 256, (STACK, SIDE, SIDE), dtype=np.uint8))
+    assert len(memory) == 40
+    first = memory.sample(40)
+    memory.update_priorities(first["index"], first["action"].float() + 1.0)  # transition k gets priority k+1
+    counts = np.zeros(40)
+    for _ in range(250):
+        batch = memory.sample(40)
+        counts += np.bincount(batch["action"].numpy(), minlength=40)
+    expected = (np.arange(40) + 1) / np.sum(np.arange(40) + 1)
+    np.testing.assert_allclose(counts / counts.sum(), expected, atol=0.006)
+    probabilities = (batch["action"].numpy() + 1.0) / np.sum(np.arange(40) + 1)
+    weights = (40 * probabilities) ** -0.5
+    np.testing.assert_allclose(batch["weight"].numpy(), weights / weights.max(), rtol=1e-5)
+
+
+def test_overwritten_transitions_lose_their_priority():
+    memory = ReplayMemory(20, 1, (STACK, SIDE, SIDE), seed=0, prioritized=True)
+    memory.start_episode(0, np.zeros((STACK, SIDE, SIDE), np.uint8))
+    for step in range(100):
+        memory.add(0, step % 6, 0.0, False, False, np.full((STACK, SIDE, SIDE), step, np.uint8))
+    # exactly the slots holding a transition carry priority (the newest frame holds none yet)
+    leaves = memory.priorities.leaves(np.arange(20))
+    np.testing.assert_array_equal(leaves > 0, memory.has_transition[0])

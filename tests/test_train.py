@@ -226,3 +226,14 @@ def test_bad_input_gets_one_line_and_exit_code_2_with_nothing_overwritten(finish
         assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, (label, result.stderr)
         assert message in result.stderr, (label, result.stderr)
     assert digest(finished_cartpole_run) == before
+
+
+def test_prioritized_n_step_run_trains_and_reweights(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train(*CARTPOLE, "--steps", "2500", "--run-dir", str(run_dir), "--save-replay",
+                   "--set", "prioritized_replay=true", "--set", "n_step=3")
+    assert result.returncode == 0, result.stderr
+    assert "train/loss" in scalars(run_dir)
+    tree = load_checkpoint(run_dir / "replay.pt")["replay"]["priority_tree"]
+    leaves = tree[tree.shape[0] // 2:]
+    assert len(torch.unique(leaves[leaves > 0])) > 100  # priorities follow TD errors, not one constant

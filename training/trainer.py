@@ -99,6 +99,9 @@ class Trainer:
             device=self.device,
             storage_device=self.device if config.replay_on_device else "cpu",
             seed=config.seed + 1,
+            prioritized=config.prioritized_replay,
+            priority_alpha=config.priority_alpha,
+            priority_beta=config.priority_beta,
         )
         network = build_q_network(config, observation_shape, self.num_actions)
         self.learner = DQNLearner(network, config, self.device)
@@ -207,7 +210,10 @@ class Trainer:
 
         metrics = None
         for _ in range(self._updates_due()):
-            metrics = self.learner.update(self.replay.sample(config.batch_size))
+            batch = self.replay.sample(config.batch_size)
+            metrics = self.learner.update(batch)
+            if config.prioritized_replay:
+                self.replay.update_priorities(batch["index"], metrics["td_error"])
         period = config.target_update_period_steps
         if config.target_update_tau >= 1.0 and progress.agent_step // period > progress.last_target_sync_step // period:
             self.learner.sync_target()
