@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--replay-size", type=int, help="replay memory capacity in transitions")
     parser.add_argument("--run-dir", type=Path, help="where the run's logs and checkpoints go (default checkpoints/<game>/<time>/)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR_OR_CHECKPOINT", help="continue a run from its latest.pt (or the given .pt)")
-    parser.add_argument("--save-replay", action="store_true", help="also save the replay memory with latest.pt, for an exact resume")
+    parser.add_argument("--save-replay", action="store_true", help="also save the replay memory (compressed replay.npz) with latest.pt, for an exact resume")
     parser.add_argument("--sticky-actions", action="store_true", help="Atari: repeat the previous action with probability 0.25 (off as in the paper)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="override any config field, e.g. --set learning_rate=1e-4 (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="do not print the resolved config")
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     from agent.checkpoint import CheckpointError, atomic_write
     from training.logs import RunLogger
     from training.run import run_training
-    from training.trainer import Trainer, TrainingError, install_stop_handlers
+    from training.trainer import REPLAY_FILE, Trainer, TrainingError, install_stop_handlers
 
     try:
         trainer = Trainer(spec, config, run_dir, save_replay=args.save_replay, sticky_actions=args.sticky_actions)
@@ -141,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if resume_state is not None:
-        trainer.restore(resume_state, run_dir / "replay.pt" if args.save_replay else None)
+        try:
+            trainer.restore(resume_state, run_dir / REPLAY_FILE if args.save_replay else None)
+        except CheckpointError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     atomic_write(run_dir / "config.json", lambda file: file.write(json.dumps({"game": spec.name, **config.to_dict()}, indent=2).encode()))
     print(f"{'resuming' if resume_state else 'training'} {spec.name} on {trainer.device} in run folder {run_dir}", flush=True)
     if not args.quiet:

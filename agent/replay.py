@@ -20,12 +20,15 @@ Vector observations (CartPole) are stored the same way with a stack of one.
 
 from __future__ import annotations
 
+import json
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from agent.checkpoint import numpy_rng_state, restore_numpy_rng
+from agent.checkpoint import CheckpointError, atomic_write, numpy_rng_state, restore_numpy_rng
 
 
 class SumTree:
@@ -332,28 +335,34 @@ class ReplayMemory:
         frame_values = int(np.prod(observation_shape[1:] if len(observation_shape) == 3 else observation_shape))
         return capacity * (frame_values * bytes_per_value + 4 + 4 + 3)
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume sampling exactly (tensors and plain values only)."""
-        return {
-            "frames": self.frames.cpu(),
-            "actions": torch.from_numpy(self.actions.copy()),
-            "rewards": torch.from_numpy(self.rewards.copy()),
-            "terminated": torch.from_numpy(self.terminated.copy()),
-            "truncated": torch.from_numpy(self.truncated.copy()),
-            "has_transition": torch.from_numpy(self.has_transition.copy()),
-            "frames_written": torch.from_numpy(self.frames_written.copy()),
-            "rng_state": numpy_rng_state(self.rng),
-            "priority_tree": torch.from_numpy(self.priorities.tree.copy()) if self.priorities is not None else None,
-            "max_priority": self.max_priority,
-        }
+    _SAVED_ARRAYS = ("actions", "rewards", "terminated", "truncated", "has_transition", "frames_written")
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if tuple(state["frames"].shape) != tuple(self.frames.shape):
-            raise ValueError(f"saved replay holds frames of shape {tuple(state['frames'].shape)}, this memory {tuple(self.frames.shape)}")
-        self.frames.copy_(state["frames"])
-        for name in ("actions", "rewards", "terminated", "truncated", "has_transition", "frames_written"):
-            getattr(self, name)[...] = state[name].numpy()
-        restore_numpy_rng(self.rng, state["rng_state"])
-        if self.priorities is not None and state.get("priority_tree") is not None:
-            self.priorities.tree[...] = state["priority_tree"].numpy()
-            self.max_priority = float(state["max_priority"])
+    def save(self, path: Path, **metadata: Any) -> None:
+        """Writes everything needed to resume sampling exactly to a compressed ``.npz``,
+        streamed array by array and renamed into place atomically; ``metadata`` (plain values)
+        is stored beside it and returned by ``load``."""
+        arrays = {name: getattr(self, name) for name in self._SAVED_ARRAYS}
+        arrays["frames"] = self.frames.cpu().numpy()
+        if self.priorities is not None:
+            arrays["priority_tree"] = self.priorities.tree
+        info = {"rng_state": numpy_rng_state(self.rng), "max_priority": self.max_priority, **metadata}
+        arrays["metadata"] = np.array(json.dumps(info))
+        atomic_write(Path(path), lambda file: np.savez_compressed(file, **arrays))
+
+    def load(self, path: Path) -> dict[str, Any]:
+        """Restores a memory written by ``save`` (no pickles are read); returns its metadata."""
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                if tuple(saved["frames"].shape) != tuple(self.frames.shape):
+                    raise CheckpointError(f"{path} holds a replay memory of shape {tuple(saved['frames'].shape)}, this run's is {tuple(self.frames.shape)}")
+                info = json.loads(str(saved["metadata"]))
+                self.frames.copy_(torch.from_numpy(saved["frames"]))
+                for name in self._SAVED_ARRAYS:
+                    getattr(self, name)[...] = saved[name]
+                if self.priorities is not None and "priority_tree" in saved:
+                    self.priorities.tree[...] = saved["priority_tree"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise CheckpointError(f"{path} is not a readable replay memory ({type(error).__name__}); resume without --save-replay to start with an empty one") from error
+        restore_numpy_rng(self.rng, info.pop("rng_state"))
+        self.max_priority = float(info.pop("max_priority"))
+        return info

@@ -185,12 +185,13 @@ def test_memory_per_transition_fits_a_million_in_about_seven_gigabytes():
     assert naive_bytes_per_transition / memory.bytes_per_transition > 7.5
 
 
-def test_state_dict_round_trip_resumes_sampling_exactly():
-    memory = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=4)
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_save_and_load_resume_sampling_exactly(tmp_path, prioritized):
+    memory = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=4, prioritized=prioritized)
     random_episode_streams(memory, NaiveReplay(1, 0.99), 300, seed=4)
-    saved = memory.state_dict()
-    restored = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=99)
-    restored.load_state_dict(saved)
+    memory.save(tmp_path / "replay.npz", agent_step=300)
+    restored = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=99, prioritized=prioritized)
+    assert restored.load(tmp_path / "replay.npz") == {"agent_step": 300}
     for _ in range(3):
         a, b = memory.sample(16), restored.sample(16)
         for name in a:
@@ -225,3 +226,19 @@ def test_overwritten_transitions_lose_their_priority():
     # exactly the slots holding a transition carry priority (the newest frame holds none yet)
     leaves = memory.priorities.leaves(np.arange(20))
     np.testing.assert_array_equal(leaves > 0, memory.has_transition[0])
+
+
+def test_saved_replay_is_compressed_and_a_foreign_file_is_refused(tmp_path):
+    memory = ReplayMemory(20_000, 1, (4, 84, 84), seed=0)
+    memory.start_episode(0, np.zeros((4, 84, 84), np.uint8))
+    for step in range(2_000):  # game-like frames: mostly background
+        frame = np.zeros((4, 84, 84), np.uint8)
+        frame[:, step % 84, :10] = 200
+        memory.add(0, 0, 0.0, False, False, frame)
+    memory.save(tmp_path / "replay.npz")
+    assert (tmp_path / "replay.npz").stat().st_size < memory.nbytes / 20
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    from agent.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="not a readable replay memory"):
+        memory.load(tmp_path / "bad.npz")

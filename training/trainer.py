@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from agent.checkpoint import load_checkpoint, numpy_rng_state, restore_numpy_rng, save_checkpoint
+from agent.checkpoint import numpy_rng_state, restore_numpy_rng, save_checkpoint
 from agent.config import DQNConfig
 from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
@@ -29,6 +29,9 @@ from agent.replay import ReplayMemory
 from envs import GameSpec, make_vec_env, restore_vector_env_state, vector_env_state
 from training.evaluation import evaluate
 from training.logs import RunLogger
+
+
+REPLAY_FILE = "replay.npz"
 
 
 class TrainingError(Exception):
@@ -89,20 +92,8 @@ class Trainer:
         self.num_actions = int(self.env.single_action_space.n)
         pixels = len(observation_shape) == 3
         check_replay_fits(config, observation_shape, 1 if pixels else 4)
-        self.replay = ReplayMemory(
-            config.replay_capacity,
-            config.num_envs,
-            observation_shape,
-            observation_dtype=torch.uint8 if pixels else torch.float32,
-            discount=config.discount,
-            n_step=config.n_step,
-            device=self.device,
-            storage_device=self.device if config.replay_on_device else "cpu",
-            seed=config.seed + 1,
-            prioritized=config.prioritized_replay,
-            priority_alpha=config.priority_alpha,
-            priority_beta=config.priority_beta,
-        )
+        self.observation_shape = observation_shape
+        self.replay = self._new_replay()
         network = build_q_network(config, observation_shape, self.num_actions)
         self.learner = DQNLearner(network, config, self.device)
         self.learner.sync_target()
@@ -113,6 +104,23 @@ class Trainer:
         self.recent_scores: list[float] = []
         self.last_metrics: dict[str, float] = {}
         self.stop_requested = False
+
+    def _new_replay(self) -> ReplayMemory:
+        config, shape = self.config, self.observation_shape
+        return ReplayMemory(
+            config.replay_capacity,
+            config.num_envs,
+            shape,
+            observation_dtype=torch.uint8 if len(shape) == 3 else torch.float32,
+            discount=config.discount,
+            n_step=config.n_step,
+            device=self.device,
+            storage_device=self.device if config.replay_on_device else "cpu",
+            seed=config.seed + 1,
+            prioritized=config.prioritized_replay,
+            priority_alpha=config.priority_alpha,
+            priority_beta=config.priority_beta,
+        )
 
     # -- checkpoints ------------------------------------------------------------------
     def checkpoint_state(self) -> dict[str, Any]:
@@ -138,7 +146,7 @@ class Trainer:
         path = self.run_dir / name
         save_checkpoint(path, self.checkpoint_state())
         if self.save_replay and name == "latest.pt":
-            save_checkpoint(self.run_dir / "replay.pt", {"game": self.spec.name, "agent_step": self.progress.agent_step, "replay": self.replay.state_dict()})
+            self.replay.save(self.run_dir / REPLAY_FILE, game=self.spec.name, agent_step=self.progress.agent_step)
         return path
 
     def keep_periodic_copy(self, latest: Path) -> None:
@@ -161,11 +169,11 @@ class Trainer:
         self.recent_scores = [float(score) for score in state["recent_scores"]]
         replay_restored = False
         if replay_path is not None and replay_path.is_file():
-            saved = load_checkpoint(replay_path)
+            saved = self.replay.load(replay_path)
             if saved.get("agent_step") != self.progress.agent_step:
                 print(f"note: {replay_path} is from step {saved.get('agent_step')}, the checkpoint from step {self.progress.agent_step}; the replay memory starts empty")
+                self.replay = self._new_replay()
             else:
-                self.replay.load_state_dict(saved["replay"])
                 replay_restored = True
         if state.get("env_state") is not None and state.get("observation") is not None:
             self.env.reset(seed=self.config.seed)
