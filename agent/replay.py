@@ -217,25 +217,35 @@ class ReplayMemory:
         first, last = self._sampleable_range()
         return (logical >= first[streams]) & (logical <= last[streams]) & self.has_transition[streams, logical % self.slots_per_stream]
 
-    def _draw_prioritized(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Stratified proportional sampling; the few slots that hold a transition but are not
-        sampleable yet (their n-step look-ahead is unwritten) are drawn again."""
-        if len(self) == 0 or self.priorities.total <= 0:
+    def _propose_uniform(self, count: int, attempt: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        first, last = self._sampleable_range()
+        counts = np.maximum(last - first + 1, 0)
+        streams = self.rng.choice(self.num_streams, size=count, p=counts / counts.sum())
+        return streams, first[streams] + (self.rng.random(count) * counts[streams]).astype(np.int64)
+
+    def _propose_prioritized(self, count: int, attempt: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        total = self.priorities.total
+        if attempt == 0:  # stratified: one draw from each of batch_size equal slices of the total
+            targets = (np.arange(count) + self.rng.random(count)) * total / batch_size
+        else:  # redraws anywhere (a slice may hold only unsampleable slots)
+            targets = self.rng.random(count) * total
+        flat = np.minimum(self.priorities.find(targets), self.capacity - 1)
+        streams, slots = np.divmod(flat, self.slots_per_stream)
+        newest = self.frames_written[streams] - 1  # a slot holds the newest write that landed in it
+        return streams, newest - (newest - slots) % self.slots_per_stream
+
+    def _draw_indices(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stream and logical index of ``batch_size`` transitions. Proposals that are not
+        sampleable (episode-start padding; with priorities, transitions whose n-step look-ahead
+        is unwritten) are drawn again."""
+        if len(self) == 0 or (self.prioritized and self.priorities.total <= 0):
             raise RuntimeError("the replay memory holds no complete transition yet")
+        propose = self._propose_prioritized if self.prioritized else self._propose_uniform
         streams = np.empty(batch_size, dtype=np.int64)
         logical = np.empty(batch_size, dtype=np.int64)
         pending = np.arange(batch_size)
         for attempt in range(1000):
-            # stratified on the first draw; redraws anywhere (a stratum may hold only unsampleable slots)
-            if attempt == 0:
-                targets = (pending + self.rng.random(pending.size)) * self.priorities.total / batch_size
-            else:
-                targets = self.rng.random(pending.size) * self.priorities.total
-            flat = np.minimum(self.priorities.find(targets), self.capacity - 1)
-            drawn_streams, slots = np.divmod(flat, self.slots_per_stream)
-            # the logical index of a slot: the newest write that landed in it
-            newest = self.frames_written[drawn_streams] - 1
-            drawn = newest - (newest - slots) % self.slots_per_stream
+            drawn_streams, drawn = propose(pending.size, attempt, batch_size)
             ok = self._sampleable(drawn_streams, drawn)
             streams[pending[ok]] = drawn_streams[ok]
             logical[pending[ok]] = drawn[ok]
@@ -253,27 +263,6 @@ class ReplayMemory:
         still_there = self.has_transition[streams, slots]
         self._set_priorities(streams[still_there], slots[still_there], priorities[still_there] ** self.priority_alpha)
 
-    def _draw_indices(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.prioritized:
-            return self._draw_prioritized(batch_size)
-        first, last = self._sampleable_range()
-        counts = np.maximum(last - first + 1, 0)
-        if counts.sum() == 0:
-            raise RuntimeError("the replay memory holds no complete transition yet")
-        streams = np.empty(batch_size, dtype=np.int64)
-        logical = np.empty(batch_size, dtype=np.int64)
-        pending = np.arange(batch_size)
-        for _ in range(1000):  # rejection sampling: only episode-start padding slots are rejected
-            drawn_streams = self.rng.choice(self.num_streams, size=pending.size, p=counts / counts.sum())
-            drawn = first[drawn_streams] + (self.rng.random(pending.size) * counts[drawn_streams]).astype(np.int64)
-            ok = self.has_transition[drawn_streams, drawn % self.slots_per_stream]
-            streams[pending[ok]] = drawn_streams[ok]
-            logical[pending[ok]] = drawn[ok]
-            pending = pending[~ok]
-            if pending.size == 0:
-                return streams, logical
-        raise RuntimeError("the replay memory holds too few complete transitions to sample from")
-
     def _stack(self, streams: np.ndarray, logical_ends: np.ndarray) -> torch.Tensor:
         offsets = np.arange(-self.stack_size + 1, 1)
         slots = (logical_ends[:, None] + offsets) % self.slots_per_stream
@@ -281,9 +270,10 @@ class ReplayMemory:
         return frames if self.stacked else frames[:, 0]
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
-        """A uniform batch: ``state, action, reward`` (n-step discounted), ``next_state``,
+        """A batch (uniform, or by priority): ``state, action, reward`` (n-step discounted), ``next_state``,
         ``terminated``, ``truncated`` and ``discount`` (gamma to the power of the steps summed;
-        0 where the episode terminated), as tensors on ``device``."""
+        0 where the episode terminated), as tensors on ``device``; prioritized batches add
+        ``index`` (for ``update_priorities``) and the importance ``weight``."""
         streams, logical = self._draw_indices(batch_size)
         offsets = np.arange(self.n_step)
         slots = (logical[:, None] + offsets) % self.slots_per_stream

@@ -41,7 +41,7 @@ def filled_replay(capacity: int, num_streams: int, device: torch.device, fill: i
     for stream in range(num_streams):
         memory.start_episode(stream, obs[stream])
     first = np.zeros(num_streams, bool)
-    for step in range(fill // num_streams):
+    for _ in range(fill // num_streams):
         done = rng.random(num_streams) < 0.001
         memory.add_vector_step(rng.integers(0, 6, num_streams), rng.normal(size=num_streams).astype(np.float32), done, np.zeros(num_streams, bool), obs, first)
     return memory

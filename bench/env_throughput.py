@@ -53,20 +53,23 @@ def raw_ale_frames_per_second(game: str, seconds: float) -> float:
     return timed(seconds, chunk)
 
 
-def single_env_frames_per_second(game: str, seconds: float) -> float:
-    env = make_env(game, mode="train", seed=0)
+def episodic_frames_per_second(env, frames_per_step: int, seconds: float, chunk_steps: int = 100) -> float:
+    """Random actions on one env, resetting at each game end."""
     env.reset(seed=0)
-    frame_skip = resolve_game(game).frame_skip
     rng = np.random.default_rng(0)
 
     def chunk() -> int:
-        for action in rng.integers(env.action_space.n, size=100):
+        for action in rng.integers(env.action_space.n, size=chunk_steps):
             _, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 env.reset()
-        return 100 * frame_skip
+        return chunk_steps * frames_per_step
 
     return timed(seconds, chunk)
+
+
+def single_env_frames_per_second(game: str, seconds: float) -> float:
+    return episodic_frames_per_second(make_env(game, mode="train"), resolve_game(game).frame_skip, seconds)
 
 
 def vector_frames_per_second(game: str, num_envs: int, seconds: float) -> float:
@@ -87,18 +90,7 @@ def vector_frames_per_second(game: str, num_envs: int, seconds: float) -> float:
 
 
 def pygame_raw_frames_per_second(name: str, seconds: float) -> float:
-    game = PIXEL_GAME_CLASSES[name]()
-    game.reset(seed=0)
-    rng = np.random.default_rng(0)
-
-    def chunk() -> int:
-        for action in rng.integers(game.action_space.n, size=200):
-            _, _, terminated, truncated, _ = game.step(action)
-            if terminated or truncated:
-                game.reset()
-        return 200
-
-    return timed(seconds, chunk)
+    return episodic_frames_per_second(PIXEL_GAME_CLASSES[name](), 1, seconds, chunk_steps=200)
 
 
 def main() -> None:

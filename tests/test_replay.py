@@ -137,7 +137,7 @@ def test_stacks_never_cross_an_episode_start():
     random_episode_streams(memory, reference, 500, seed=3)
     batch = memory.sample(512)
     # in a new episode's first states the padding frames are zero, never an old game's frame
-    for state, next_state in zip(batch["state"].numpy(), batch["next_state"].numpy()):
+    for state in batch["state"].numpy():
         blank = [not frame.any() for frame in state]
         if any(blank):
             assert blank == sorted(blank, reverse=True)  # zeros only before the real frames

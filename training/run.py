@@ -55,7 +55,6 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
     """Trains until ``total_steps``, the deadline, or a stop request; saves ``latest.pt``
     on the way out. Returns why it stopped: ``done``, ``time`` or ``interrupted``."""
     config, progress = trainer.config, trainer.progress
-    frames_per_step = trainer.spec.frame_skip
     started = time.monotonic()
     wall_at_start = progress.wall_seconds
     display = ProgressDisplay(total_steps, progress.agent_step)

@@ -12,7 +12,6 @@ import math
 import os
 import signal
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +27,6 @@ from agent.policy import LinearSchedule, epsilon_greedy, q_values
 from agent.replay import ReplayMemory
 from envs import GameSpec, make_vec_env, restore_vector_env_state, vector_env_state
 from training.evaluation import evaluate
-from training.logs import RunLogger
 
 
 REPLAY_FILE = "replay.npz"

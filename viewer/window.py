@@ -20,16 +20,14 @@ CHOSEN = (240, 180, 60)
 
 
 def display_available() -> bool:
-    """Whether a window can be shown (a real display, or SDL's dummy driver asked for)."""
-    if os.environ.get("SDL_VIDEODRIVER") == "dummy":
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or os.name == "nt" or sys_is_macos()
-
-
-def sys_is_macos() -> bool:
+    """Whether a window can be shown: SDL's dummy driver asked for, X11 or Wayland, or a
+    desktop OS (Windows, macOS) that always has a screen."""
     import sys
 
-    return sys.platform == "darwin"
+    if os.environ.get("SDL_VIDEODRIVER") == "dummy":
+        return True
+    has_x11_or_wayland = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return has_x11_or_wayland or sys.platform in ("win32", "darwin")
 
 
 class GameWindow:
