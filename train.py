@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         trainer.close()
     step = trainer.progress.agent_step
     best = trainer.progress.best_eval_score
-    print(f"stopped ({reason}) at step {step:,}; best evaluation score {best:.1f}; checkpoints in {run_dir}", flush=True)
+    best_text = f"best evaluation score {best:.1f}" if best > float("-inf") else "no evaluation yet (best.pt holds the final weights)"
+    print(f"stopped ({reason}) at step {step:,}; {best_text}; checkpoints in {run_dir}", flush=True)
     if reason != "done":
         print(f"resume with: python train.py --resume {run_dir}" + (" --save-replay" if args.save_replay else ""), flush=True)
     print(f"watch it play: python play.py {run_dir}", flush=True)

@@ -239,3 +239,14 @@ def test_prioritized_n_step_run_trains_and_reweights(tmp_path):
         tree = replay["priority_tree"]
     leaves = tree[tree.shape[0] // 2:]
     assert len(np.unique(leaves[leaves > 0])) > 100  # priorities follow TD errors, not one constant
+
+
+def test_wall_clock_budget_stops_saves_and_says_how_to_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    started = time.monotonic()
+    result = train("--game", "CartPole", "--hours", "0.001", "--run-dir", str(run_dir), "--quiet")  # 3.6 s
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 60
+    assert "stopped (time)" in result.stdout and f"python train.py --resume {run_dir}" in result.stdout
+    step = load_checkpoint(run_dir / "latest.pt")["progress"]["agent_step"]
+    assert 0 < step < 50_000
