@@ -139,7 +139,8 @@ def parse_override(text: str, base: DQNConfig) -> tuple[str, Any]:
     try:
         return name, type(current)(float(raw)) if isinstance(current, int) else type(current)(raw)
     except ValueError:
-        raise ValueError(f"{name} takes a {type(current).__name__}, got {raw!r}") from None
+        kind = {int: "a whole number", float: "a number"}.get(type(current), "text")
+        raise ValueError(f"{name} takes {kind}, got {raw!r}") from None
 
 
 PRESETS: dict[str, dict[str, Any]] = {
