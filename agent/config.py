@@ -137,7 +137,12 @@ def parse_override(text: str, base: DQNConfig) -> tuple[str, Any]:
     if isinstance(current, tuple):
         return name, tuple(int(part) for part in raw.strip("()[]").split(",") if part.strip())
     try:
-        return name, type(current)(float(raw)) if isinstance(current, int) else type(current)(raw)
+        if isinstance(current, int):
+            number = float(raw)
+            if not number.is_integer():
+                raise ValueError
+            return name, int(number)
+        return name, type(current)(raw)
     except ValueError:
         kind = {int: "a whole number", float: "a number"}.get(type(current), "text")
         raise ValueError(f"{name} takes {kind}, got {raw!r}") from None

@@ -37,6 +37,9 @@ def test_overrides_are_typed_and_unknown_fields_named():
         parse_override("learning_rat=1", config)
     with pytest.raises(ValueError, match="takes a whole number"):
         parse_override("batch_size=many", config)
+    with pytest.raises(ValueError, match="takes a whole number"):
+        parse_override("batch_size=1.5", config)
+    assert parse_override("total_steps=1e6", config) == ("total_steps", 1_000_000)
     with pytest.raises(ValueError, match="unknown config field"):
         DQNConfig.from_dict({"no_such_field": 1})
 
