@@ -90,7 +90,7 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
                         raise TrainingError(f"the loss became {loss} at step {step:,}; training stopped and latest.pt was not overwritten. Lower the learning rate (--set learning_rate=...) and resume from the last good checkpoint")
                     logger.scalar("train/loss", loss, step)
                     logger.scalar("train/mean_q", float(metrics["mean_q"]), step)
-                recent = np.mean(trainer.recent_scores[-20:]) if trainer.recent_scores else float("nan")
+                recent = f"{np.mean(trainer.recent_scores[-20:]):.1f}" if trainer.recent_scores else "-"
                 steps_left = total_steps - step
                 seconds_left = steps_left / steps_per_second if steps_per_second > 0 else None
                 if deadline_seconds is not None:
@@ -99,7 +99,7 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
                 display.update(step, {
                     "sps": f"{steps_per_second:,.0f}",
                     "episodes": f"{progress.episodes:,}",
-                    "score": f"{recent:.1f}",
+                    "score": recent,
                     "eps": f"{trainer.epsilon(step):.3f}",
                 }, seconds_left)
 
