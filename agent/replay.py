@@ -141,31 +141,36 @@ class ReplayMemory:
             self.priorities.set(np.asarray(streams) * self.slots_per_stream + np.asarray(slots), values)
 
     # -- writing --------------------------------------------------------------------
-    def _write_frame(self, stream: int, frame: torch.Tensor | np.ndarray) -> None:
-        slot = self.frames_written[stream] % self.slots_per_stream
-        self.frames[stream, slot] = torch.as_tensor(frame)
-        self.has_transition[stream, slot] = False
-        self._set_priorities(np.array([stream]), np.array([slot]), 0.0)
-        self.frames_written[stream] += 1
+    def _write_frames(self, streams: np.ndarray, frames: np.ndarray) -> None:
+        """Appends one frame to each of ``streams`` (distinct); the new slots hold no transition yet."""
+        slots = self.frames_written[streams] % self.slots_per_stream
+        self.frames[torch.as_tensor(streams), torch.as_tensor(slots)] = torch.as_tensor(frames).to(self.storage_device)
+        self.has_transition[streams, slots] = False
+        self._set_priorities(streams, slots, 0.0)
+        self.frames_written[streams] += 1
+
+    def _record(self, streams: np.ndarray, actions: Any, rewards: Any, terminated: Any, truncated: Any, next_observations: np.ndarray) -> None:
+        """The action from each stream's newest state and what followed; the newest slot
+        becomes a sampleable transition only once its next frame is written."""
+        if (self.frames_written[streams] < self.stack_size).any():
+            raise RuntimeError("call start_episode() for a stream before adding steps to it")
+        slots = (self.frames_written[streams] - 1) % self.slots_per_stream
+        self.actions[streams, slots] = actions
+        self.rewards[streams, slots] = rewards
+        self.terminated[streams, slots] = terminated
+        self.truncated[streams, slots] = truncated
+        self._write_frames(streams, next_observations[:, -1] if self.stacked else next_observations)
+        self.has_transition[streams, slots] = True
+        self._set_priorities(streams, slots, self.max_priority ** self.priority_alpha)
 
     def start_episode(self, stream: int, observation: np.ndarray) -> None:
         """Begin a new episode in ``stream`` from its first observation."""
-        frames = observation if self.stacked else observation[None]
-        for frame in frames:
-            self._write_frame(stream, frame)
+        for frame in observation if self.stacked else observation[None]:
+            self._write_frames(np.array([stream]), frame[None])
 
     def add(self, stream: int, action: int, reward: float, terminated: bool, truncated: bool, next_observation: np.ndarray) -> None:
         """Record one step of ``stream``: the action from its newest state and what followed."""
-        if self.frames_written[stream] < self.stack_size:
-            raise RuntimeError(f"stream {stream}: call start_episode() before add()")
-        slot = (self.frames_written[stream] - 1) % self.slots_per_stream
-        self.actions[stream, slot] = action
-        self.rewards[stream, slot] = reward
-        self.terminated[stream, slot] = terminated
-        self.truncated[stream, slot] = truncated
-        self._write_frame(stream, next_observation[-1] if self.stacked else next_observation)
-        self.has_transition[stream, slot] = True
-        self._set_priorities(np.array([stream]), np.array([slot]), self.max_priority ** self.priority_alpha)
+        self._record(np.array([stream]), action, reward, terminated, truncated, next_observation[None])
 
     def add_vector_step(
         self,
@@ -180,21 +185,7 @@ class ReplayMemory:
         the step is no transition; see ``envs/vector.py``)."""
         continuing = np.flatnonzero(~first)
         if continuing.size:
-            if (self.frames_written[continuing] < self.stack_size).any():
-                raise RuntimeError("call start_episode() for every stream before add_vector_step()")
-            slots = (self.frames_written[continuing] - 1) % self.slots_per_stream
-            self.actions[continuing, slots] = actions[continuing]
-            self.rewards[continuing, slots] = rewards[continuing]
-            self.terminated[continuing, slots] = terminated[continuing]
-            self.truncated[continuing, slots] = truncated[continuing]
-            next_slots = self.frames_written[continuing] % self.slots_per_stream
-            newest = next_observations[continuing, -1] if self.stacked else next_observations[continuing]
-            self.frames[torch.as_tensor(continuing), torch.as_tensor(next_slots)] = torch.as_tensor(newest).to(self.storage_device)
-            self.has_transition[continuing, next_slots] = False
-            self._set_priorities(continuing, next_slots, 0.0)
-            self.frames_written[continuing] += 1
-            self.has_transition[continuing, slots] = True
-            self._set_priorities(continuing, slots, self.max_priority ** self.priority_alpha)
+            self._record(continuing, actions[continuing], rewards[continuing], terminated[continuing], truncated[continuing], next_observations[continuing])
         for stream in np.flatnonzero(first):
             self.start_episode(int(stream), next_observations[stream])
 
@@ -213,17 +204,15 @@ class ReplayMemory:
     def can_sample(self, batch_size: int) -> bool:
         return len(self) >= batch_size
 
-    def _sampleable(self, streams: np.ndarray, logical: np.ndarray) -> np.ndarray:
-        first, last = self._sampleable_range()
+    def _sampleable(self, streams: np.ndarray, logical: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         return (logical >= first[streams]) & (logical <= last[streams]) & self.has_transition[streams, logical % self.slots_per_stream]
 
-    def _propose_uniform(self, count: int, attempt: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        first, last = self._sampleable_range()
+    def _propose_uniform(self, count: int, attempt: int, batch_size: int, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         counts = np.maximum(last - first + 1, 0)
         streams = self.rng.choice(self.num_streams, size=count, p=counts / counts.sum())
         return streams, first[streams] + (self.rng.random(count) * counts[streams]).astype(np.int64)
 
-    def _propose_prioritized(self, count: int, attempt: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    def _propose_prioritized(self, count: int, attempt: int, batch_size: int, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         total = self.priorities.total
         if attempt == 0:  # stratified: one draw from each of batch_size equal slices of the total
             targets = (np.arange(count) + self.rng.random(count)) * total / batch_size
@@ -238,15 +227,16 @@ class ReplayMemory:
         """Stream and logical index of ``batch_size`` transitions. Proposals that are not
         sampleable (episode-start padding; with priorities, transitions whose n-step look-ahead
         is unwritten) are drawn again."""
-        if len(self) == 0 or (self.prioritized and self.priorities.total <= 0):
+        first, last = self._sampleable_range()
+        if (last < first).all() or (self.prioritized and self.priorities.total <= 0):
             raise RuntimeError("the replay memory holds no complete transition yet")
         propose = self._propose_prioritized if self.prioritized else self._propose_uniform
         streams = np.empty(batch_size, dtype=np.int64)
         logical = np.empty(batch_size, dtype=np.int64)
         pending = np.arange(batch_size)
         for attempt in range(1000):
-            drawn_streams, drawn = propose(pending.size, attempt, batch_size)
-            ok = self._sampleable(drawn_streams, drawn)
+            drawn_streams, drawn = propose(pending.size, attempt, batch_size, first, last)
+            ok = self._sampleable(drawn_streams, drawn, first, last)
             streams[pending[ok]] = drawn_streams[ok]
             logical[pending[ok]] = drawn[ok]
             pending = pending[~ok]
