@@ -107,7 +107,7 @@ def install_interrupt_flag():
 
 
 def play(args: argparse.Namespace, spec, network, device) -> list[float]:
-    from agent.policy import epsilon_greedy, q_values
+    from agent.policy import act
     from envs import make_env
     from viewer.recording import GifRecorder, Mp4Recorder
     from viewer.window import GameWindow, display_available
@@ -147,8 +147,8 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
                 if network is None:
                     q, action = None, int(rng.integers(env.action_space.n))
                 else:
-                    q_tensor = q_values(network, obs[None], device)
-                    q, action = q_tensor[0].cpu().numpy(), int(epsilon_greedy(q_tensor, args.epsilon, rng)[0])
+                    actions, q_batch = act(network, obs[None], args.epsilon, rng, device)
+                    q, action = q_batch[0], int(actions[0])
                 if window is not None and not window.show(frame, episode=episode, score=score, q_values=q, action=action):
                     stopped = True
                     break

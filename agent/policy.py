@@ -32,3 +32,9 @@ def epsilon_greedy(q: torch.Tensor, epsilon: float, rng: np.random.Generator) ->
     explore = rng.random(len(greedy)) < epsilon
     random_actions = rng.integers(0, q.shape[1], size=len(greedy))
     return np.where(explore, random_actions, greedy)
+
+
+def act(network: nn.Module, observations: np.ndarray, epsilon: float, rng: np.random.Generator, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Epsilon-greedy actions for a batch of observations, and their Q-values (for display)."""
+    q = q_values(network, observations, device)
+    return epsilon_greedy(q, epsilon, rng), q.cpu().numpy()

@@ -134,12 +134,11 @@ def make_vec_env(
         vector = make_atari_vector_env(
             rom_id(spec.name),
             num_envs,
-            sticky_actions=sticky_actions,
+            repeat_action_probability=STICKY_ACTION_PROBABILITY if sticky_actions else 0.0,
             noop_max=NOOP_MAX,
             fire_reset=True,
             frame_skip=spec.frame_skip,
             max_episode_frames=spec.max_episode_steps * spec.frame_skip,
-            sticky_action_probability=STICKY_ACTION_PROBABILITY,
             num_threads=num_threads,
         )
     else:

@@ -89,12 +89,11 @@ def make_atari_vector_env(
     rom: str,
     num_envs: int,
     *,
-    sticky_actions: bool,
+    repeat_action_probability: float,
     noop_max: int,
     fire_reset: bool,
     frame_skip: int,
     max_episode_frames: int,
-    sticky_action_probability: float,
     num_threads: int = 0,
 ) -> gym.vector.VectorEnv:
     """ale-py's C++ vector env with the DeepMind pipeline, real rewards and no life loss
@@ -113,6 +112,6 @@ def make_atari_vector_env(
         life_loss_info=False,
         reward_clipping=False,
         max_num_frames_per_episode=max_episode_frames,
-        repeat_action_probability=sticky_action_probability if sticky_actions else 0.0,
+        repeat_action_probability=repeat_action_probability,
         autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
     )

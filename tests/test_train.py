@@ -143,7 +143,7 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tmp_p
     process = start_training(run_dir, "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000")
     wait_for(run_dir / "latest.pt")
     rng = np.random.default_rng(0)
-    for _ in range(6):
+    for attempt in range(6):
         time.sleep(float(rng.uniform(0.05, 0.4)))
         process.kill()
         process.wait(timeout=30)
@@ -151,8 +151,8 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tmp_p
         assert checkpoint["progress"]["agent_step"] > 0
         with np.load(run_dir / "replay.npz", allow_pickle=False) as replay:
             assert replay["frames"].shape[0] == 1
-        process = start_training(run_dir.parent / f"again{_}", "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000")
-        run_dir = run_dir.parent / f"again{_}"
+        run_dir = run_dir.parent / f"again{attempt}"
+        process = start_training(run_dir, "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000")
         wait_for(run_dir / "latest.pt")
     process.kill()
     process.wait(timeout=30)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agent.policy import epsilon_greedy, q_values
+from agent.policy import act
 from envs import make_env
 
 
@@ -29,7 +29,7 @@ def evaluate(
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         while True:
-            action = epsilon_greedy(q_values(network, obs[None], device), epsilon, rng)[0]
+            action = act(network, obs[None], epsilon, rng, device)[0][0]
             obs, _, terminated, truncated, info = env.step(int(action))
             if terminated or truncated:
                 scores.append(float(info["episode_score"]))

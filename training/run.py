@@ -62,6 +62,7 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
     steps_per_second = 0.0
     next_log_step = progress.agent_step + config.log_every_steps
     reason = "done"
+    latest_metrics = None  # of the newest update: with one env, most steps run none
     try:
         while progress.agent_step < total_steps:
             if trainer.stop_requested:
@@ -72,6 +73,7 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
                 reason = "time"
                 break
             ended, metrics = trainer.train_step()
+            latest_metrics = metrics if metrics is not None else latest_metrics
             step = progress.agent_step
             for score, length in ended:
                 logger.scalar("episode/score", score, step)
@@ -84,12 +86,13 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
                 rate_clock, rate_steps = now, step
                 logger.scalar("train/epsilon", trainer.epsilon(step), step)
                 logger.scalar("train/steps_per_second", steps_per_second, step)
-                if metrics is not None:
-                    loss = float(metrics["loss"])
+                if latest_metrics is not None:
+                    loss = float(latest_metrics["loss"])
                     if not math.isfinite(loss):
                         raise TrainingError(f"the loss became {loss} at step {step:,}; training stopped and latest.pt was not overwritten. Lower the learning rate (--set learning_rate=...) and resume from the last good checkpoint")
                     logger.scalar("train/loss", loss, step)
-                    logger.scalar("train/mean_q", float(metrics["mean_q"]), step)
+                    logger.scalar("train/mean_q", float(latest_metrics["mean_q"]), step)
+                    latest_metrics = None
                 recent = f"{np.mean(trainer.recent_scores[-20:]):.1f}" if trainer.recent_scores else "-"
                 steps_left = total_steps - step
                 seconds_left = steps_left / steps_per_second if steps_per_second > 0 else None

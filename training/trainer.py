@@ -23,7 +23,7 @@ from agent.checkpoint import numpy_rng_state, restore_numpy_rng, save_checkpoint
 from agent.config import DQNConfig
 from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
-from agent.policy import LinearSchedule, epsilon_greedy, q_values
+from agent.policy import LinearSchedule, act
 from agent.replay import ReplayMemory
 from envs import GameSpec, make_vec_env, restore_vector_env_state, vector_env_state
 from training.evaluation import evaluate
@@ -85,14 +85,13 @@ class Trainer:
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.env = make_vec_env(spec.name, config.num_envs, mode="train", sticky_actions=sticky_actions)
-        self.env.action_space.seed(config.seed)
-        observation_shape = tuple(self.env.single_observation_space.shape)
+        self.observation_shape = tuple(self.env.single_observation_space.shape)
         self.num_actions = int(self.env.single_action_space.n)
-        pixels = len(observation_shape) == 3
-        check_replay_fits(config, observation_shape, 1 if pixels else 4)
-        self.observation_shape = observation_shape
+        # frames are stored as uint8, vector states (CartPole) as float32
+        self.observation_dtype = torch.uint8 if len(self.observation_shape) == 3 else torch.float32
+        check_replay_fits(config, self.observation_shape, self.observation_dtype.itemsize)
         self.replay = self._new_replay()
-        network = build_q_network(config, observation_shape, self.num_actions)
+        network = build_q_network(config, self.observation_shape, self.num_actions)
         self.learner = DQNLearner(network, config, self.device)
         self.learner.sync_target()
         self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_end, config.epsilon_decay_steps)
@@ -100,16 +99,15 @@ class Trainer:
         self.progress = Progress(next_eval_step=config.eval_every_steps, next_checkpoint_step=config.checkpoint_every_steps)
         self.obs: np.ndarray | None = None
         self.recent_scores: list[float] = []
-        self.last_metrics: dict[str, float] = {}
         self.stop_requested = False
 
     def _new_replay(self) -> ReplayMemory:
-        config, shape = self.config, self.observation_shape
+        config = self.config
         return ReplayMemory(
             config.replay_capacity,
             config.num_envs,
-            shape,
-            observation_dtype=torch.uint8 if len(shape) == 3 else torch.float32,
+            self.observation_shape,
+            observation_dtype=self.observation_dtype,
             discount=config.discount,
             n_step=config.n_step,
             device=self.device,
@@ -127,7 +125,7 @@ class Trainer:
             "family": self.spec.family,
             "config": self.config.to_dict(),
             "num_actions": self.num_actions,
-            "observation_shape": list(self.env.single_observation_space.shape),
+            "observation_shape": list(self.observation_shape),
             "learner": self.learner.state_dict(),
             "progress": asdict(self.progress),
             "action_rng": numpy_rng_state(self.action_rng),
@@ -193,7 +191,7 @@ class Trainer:
     def _choose_actions(self, epsilon: float) -> np.ndarray:
         if self.progress.agent_step < self.config.learning_starts or epsilon >= 1.0:
             return self.action_rng.integers(0, self.num_actions, size=self.config.num_envs)
-        return epsilon_greedy(q_values(self.learner.online, self.obs, self.device), epsilon, self.action_rng)
+        return act(self.learner.online, self.obs, epsilon, self.action_rng, self.device)[0]
 
     def _updates_due(self) -> int:
         config = self.config
