@@ -107,8 +107,8 @@ def install_interrupt_flag():
 
 
 def play(args: argparse.Namespace, spec, network, device) -> list[float]:
-    from agent.policy import act
     from envs import make_env
+    from training.evaluation import episode_steps
     from viewer.recording import GifRecorder, Mp4Recorder
     from viewer.window import GameWindow, display_available
 
@@ -141,25 +141,20 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
             if episode > 1:
                 obs, _ = env.reset(seed=args.seed + episode - 1)
             frame, score = env.render(), 0.0
-            while not interrupted():
+            for step in episode_steps(env, obs, network, epsilon=args.epsilon, rng=rng, device=device):
                 for recorder in recorders:
                     recorder.add(frame)
-                if network is None:
-                    q, action = None, int(rng.integers(env.action_space.n))
-                else:
-                    actions, q_batch = act(network, obs[None], args.epsilon, rng, device)
-                    q, action = q_batch[0], int(actions[0])
-                if window is not None and not window.show(frame, episode=episode, score=score, q_values=q, action=action):
+                if window is not None and not window.show(frame, episode=episode, score=score, q_values=step.q_values, action=step.action):
                     stopped = True
                     break
-                obs, reward, terminated, truncated, info = env.step(action)
-                score += reward
+                score += step.reward
                 frame = env.render()
-                if terminated or truncated:
+                if step.done:
                     for recorder in recorders:
                         recorder.add(frame)
-                    scores.append(float(info["episode_score"]))
-                    print(f"episode {episode}: score {scores[-1]:g} in {info['episode_length']} steps", flush=True)
+                    scores.append(float(step.info["episode_score"]))
+                    print(f"episode {episode}: score {scores[-1]:g} in {step.info['episode_length']} steps", flush=True)
+                if interrupted():
                     break
             if stopped:
                 print("window closed: stopping", flush=True)

@@ -53,7 +53,7 @@ def check_writable(run_dir: Path) -> None:
 def resolve_run(args: argparse.Namespace):
     """Everything a run needs, checked before any work: (spec, config, run_dir, resume_state)."""
     from agent.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_path
-    from agent.config import DQNConfig, PRESETS, make_config, parse_override, preset_for_game
+    from agent.config import PRESETS, DQNConfig, make_config, parse_override, preset_for_game
     from envs import UnknownGameError, resolve_game
 
     resume_state, checkpoint_path = None, None

@@ -97,14 +97,14 @@ class DQNConfig:
     """Periodic checkpoints kept besides ``latest.pt`` and ``best.pt``."""
     log_every_steps: int = 1_000
 
-    def replace(self, **changes: Any) -> "DQNConfig":
+    def replace(self, **changes: Any) -> DQNConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: (list(value) if isinstance(value, tuple) else value) for name, value in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "DQNConfig":
+    def from_dict(cls, values: dict[str, Any]) -> DQNConfig:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:

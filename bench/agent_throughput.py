@@ -15,13 +15,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-from agent.config import DQNConfig, make_config  # noqa: E402
-from agent.learner import DQNLearner  # noqa: E402
-from agent.network import build_q_network, resolve_device  # noqa: E402
-from agent.replay import ReplayMemory  # noqa: E402
+from agent.config import DQNConfig, make_config
+from agent.learner import DQNLearner
+from agent.network import build_q_network, resolve_device
+from agent.replay import ReplayMemory
 
 OBSERVATION_SHAPE = (4, 84, 84)
 
@@ -69,6 +71,36 @@ def updates_per_second(config: DQNConfig, memory: ReplayMemory, device: torch.de
     return rate(seconds, work)
 
 
+def plain_pytorch_updates_per_second(memory: ReplayMemory, device: torch.device, seconds: float) -> float:
+    """The reference the README compares against: a CleanRL-style update (an NCHW
+    nn.Sequential Nature CNN, PyTorch's default Adam, max-target Q-learning), on the same batches."""
+    def nature_cnn() -> nn.Sequential:
+        return nn.Sequential(
+            nn.Conv2d(4, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, 512), nn.ReLU(), nn.Linear(512, 6),
+        ).to(device)
+
+    online, target = nature_cnn(), nature_cnn()
+    optimizer = torch.optim.Adam(online.parameters(), lr=1e-4)
+
+    def work():
+        batch = memory.sample(32)
+        with torch.no_grad():
+            next_value = target(batch["next_state"].float() / 255.0).max(dim=1).values
+            td_target = batch["reward"] + batch["discount"] * next_value
+        taken = online(batch["state"].float() / 255.0).gather(1, batch["action"].long().unsqueeze(1)).squeeze(1)
+        loss = F.smooth_l1_loss(taken, td_target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(3):
+        work()
+    return rate(seconds, work)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -86,6 +118,7 @@ def main() -> None:
     if device.type == "cuda":
         on_device = filled_replay(1_000_000, 4, device, args.fill, storage_device=str(device))
         print(f"replay sample, batch 32 (storage on {device.type}): {rate(args.seconds, lambda: on_device.sample(32)):,.0f} batches/s")
+    print(f"gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): {plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]")
     for label, config in (("Nature CNN (nature preset, RMSprop)", DQNConfig()), ("Nature CNN, Double DQN + Adam (atari preset)", make_config("atari")), ("narrow CNN 16/32/32-256 (pygame preset)", make_config("pygame"))):
         config = config.replace(batch_size=32)
         print(f"gradient updates/s, batch 32, {label}: {updates_per_second(config, memory, device, args.seconds):,.1f}  [{name}]")

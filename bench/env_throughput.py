@@ -18,13 +18,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-import ale_py  # noqa: E402
-import numpy as np  # noqa: E402
+import ale_py
+import numpy as np
 
-from envs import make_env, make_vec_env, resolve_game  # noqa: E402
-from envs.atari import rom_id  # noqa: E402
-from envs.catalog import PIXEL_GAME_CLASSES  # noqa: E402
-from envs.games import PYGAME_GAMES  # noqa: E402
+from envs import make_env, make_vec_env, resolve_game
+from envs.atari import rom_id
+from envs.catalog import PIXEL_GAME_CLASSES
+from envs.games import PYGAME_GAMES
 
 
 def timed(run_for_seconds: float, chunk) -> float:

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from agent.config import PRESETS, DQNConfig, make_config, parse_override, preset_for_game
-from agent.policy import LinearSchedule, epsilon_greedy
+from agent.network import MLP
+from agent.policy import LinearSchedule, act, act_for_training, epsilon_greedy
 
 
 def test_defaults_are_the_nature_papers():
@@ -59,3 +60,28 @@ def test_epsilon_greedy_explores_at_the_asked_rate_and_is_reproducible():
     assert off_greedy == pytest.approx(0.2 * 3 / 4, abs=0.015)  # a random pick is the greedy one a quarter of the time
     np.testing.assert_array_equal(actions, epsilon_greedy(q, 0.2, np.random.default_rng(0)))
     assert (epsilon_greedy(q, 0.0, np.random.default_rng(1)) == 2).all()
+
+
+class CountingMLP(MLP):
+    """A real MLP that counts its forward passes."""
+
+    calls = 0
+
+    def forward(self, states):
+        self.calls += 1
+        return super().forward(states)
+
+
+def test_act_for_training_matches_act_and_skips_the_network_when_all_explore():
+    network = CountingMLP(3, 5, hidden_sizes=(8,))
+    observations = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    device = torch.device("cpu")
+    for seed in range(20):
+        expected, _ = act(network, observations, 0.5, np.random.default_rng(seed), device)
+        got = act_for_training(network, observations, 5, 0.5, np.random.default_rng(seed), device)
+        np.testing.assert_array_equal(got, expected)
+    network.calls = 0
+    actions = act_for_training(network, observations, 5, 1.0, np.random.default_rng(0), device)
+    assert network.calls == 0 and actions.shape == (6,) and ((0 <= actions) & (actions < 5)).all()
+    act_for_training(network, observations, 5, 0.0, np.random.default_rng(0), device)
+    assert network.calls == 1

@@ -30,7 +30,7 @@ def test_single_env_frames_match_gymnasium_reference(game):
     np.testing.assert_array_equal(our_obs, reference_obs)
     actions = np.random.default_rng(0).integers(0, ours.action_space.n, size=300)
     for step, action in enumerate(actions):
-        our_obs, our_reward, our_terminated, our_truncated, _ = ours.step(action)
+        our_obs, our_reward, our_terminated, _, _ = ours.step(action)
         reference_obs, reference_reward, reference_terminated, _, _ = reference.step(action)
         assert our_reward == reference_reward, step
         assert our_terminated == reference_terminated, step
@@ -222,6 +222,6 @@ def test_command_line_lists_games_and_rejects_unknown_ones():
     listed = subprocess.run([sys.executable, "-m", "envs", "--list"], capture_output=True, text=True, check=True)
     names = [line.split("\t")[0] for line in listed.stdout.splitlines()]
     assert {"Pong", "Breakout", "FlappyBird", "Catcher", "Snake", "CartPole"} <= set(names)
-    unknown = subprocess.run([sys.executable, "-m", "envs", "--check", "Pnog"], capture_output=True, text=True)
+    unknown = subprocess.run([sys.executable, "-m", "envs", "--check", "Pnog"], check=False, capture_output=True, text=True)
     assert unknown.returncode == 2
     assert unknown.stderr.count("\n") == 1 and "Pong" in unknown.stderr

@@ -9,8 +9,19 @@ from gymnasium.utils.env_checker import check_env
 
 from envs import make_env
 from envs.catalog import PIXEL_GAME_CLASSES
-from envs.games import PYGAME_GAMES, Catcher, FlappyBird, Pixelcopter, PLEPong, Snake
-from envs.games import catcher, flappy_bird, pixelcopter, pong, snake
+from envs.games import (
+    PYGAME_GAMES,
+    Catcher,
+    FlappyBird,
+    Pixelcopter,
+    PLEPong,
+    Snake,
+    catcher,
+    flappy_bird,
+    pixelcopter,
+    pong,
+    snake,
+)
 
 
 @pytest.mark.parametrize("name", list(PIXEL_GAME_CLASSES))

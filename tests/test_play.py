@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def play(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "play.py"), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run([sys.executable, str(ROOT / "play.py"), *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
 def untrained_checkpoint(path: Path, game: str) -> Path:
@@ -54,7 +54,7 @@ def test_mp4_and_gif_read_back_with_the_right_frames(tmp_path):
                   "--record", str(mp4), "--gif", str(gif), "--gif-every", "2", "--gif-scale", "2")
     assert result.returncode == 0, result.stderr
     [steps] = steps_played(result.stdout)
-    assert steps == 60
+    assert 10 < steps <= 60  # the step cap, or the untrained agent lost its lives first
     video = np.stack(list(iio.imiter(mp4, extension=".mp4")))
     assert video.shape == (steps + 1, 64 * 3, 64 * 3, 3)  # the first frame and one per step
     assert len({frame.tobytes() for frame in video}) > 10

@@ -30,7 +30,7 @@ TINY = [
 
 def train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

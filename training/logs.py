@@ -21,7 +21,7 @@ class RunLogger:
         self.writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
         self.csv_path = self.run_dir / "scalars.csv"
         new_file = not self.csv_path.exists()
-        self._csv_file = open(self.csv_path, "a", newline="")
+        self._csv_file = open(self.csv_path, "a", newline="")  # noqa: SIM115 -- open for the whole run; close() closes it
         self._csv = csv.writer(self._csv_file)
         if new_file:
             self._csv.writerow(["wall_time", "step", "tag", "value"])

@@ -12,9 +12,10 @@ import math
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,11 +24,10 @@ from agent.checkpoint import numpy_rng_state, restore_numpy_rng, save_checkpoint
 from agent.config import DQNConfig
 from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
-from agent.policy import LinearSchedule, act
+from agent.policy import LinearSchedule, act_for_training
 from agent.replay import ReplayMemory
 from envs import GameSpec, make_vec_env, restore_vector_env_state, vector_env_state
 from training.evaluation import evaluate
-
 
 REPLAY_FILE = "replay.npz"
 
@@ -191,7 +191,7 @@ class Trainer:
     def _choose_actions(self, epsilon: float) -> np.ndarray:
         if self.progress.agent_step < self.config.learning_starts or epsilon >= 1.0:
             return self.action_rng.integers(0, self.num_actions, size=self.config.num_envs)
-        return act(self.learner.online, self.obs, epsilon, self.action_rng, self.device)[0]
+        return act_for_training(self.learner.online, self.obs, self.num_actions, epsilon, self.action_rng, self.device)
 
     def _updates_due(self) -> int:
         config = self.config

@@ -77,7 +77,7 @@ class Mp4Recorder:
         """Finalises the file; returns its path, or ``None`` when nothing playable was made."""
         try:
             self._writer.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 -- whatever the encoder raised, no half-written file is left
             self.partial.unlink(missing_ok=True)
             return None
         if self.frames_written == 0:
@@ -117,7 +117,7 @@ class GifRecorder:
 
         partial = partial_path(self.path)
         try:
-            iio.imwrite(partial, np.stack(self.frames), extension=".gif", duration=int(round(self.frame_seconds * 1000)), loop=0)
+            iio.imwrite(partial, np.stack(self.frames), extension=".gif", duration=round(self.frame_seconds * 1000), loop=0)
             os.replace(partial, self.path)
         finally:
             partial.unlink(missing_ok=True)

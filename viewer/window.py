@@ -8,9 +8,9 @@ import os
 import numpy as np
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame  # noqa: E402
+import pygame
 
-from viewer.recording import scale_frame  # noqa: E402
+from viewer.recording import scale_frame
 
 HUD_WIDTH = 220
 BACKGROUND = (16, 16, 24)

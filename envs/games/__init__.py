@@ -9,4 +9,4 @@ from envs.games.snake import Snake
 
 PYGAME_GAMES = {cls.__name__: cls for cls in (Catcher, FlappyBird, Pixelcopter, PLEPong, Snake)}
 
-__all__ = ["PYGAME_GAMES", "CartPolePixels", "Catcher", "FlappyBird", "Pixelcopter", "PLEPong", "Snake"]
+__all__ = ["PYGAME_GAMES", "CartPolePixels", "Catcher", "FlappyBird", "PLEPong", "Pixelcopter", "Snake"]

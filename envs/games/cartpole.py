@@ -3,7 +3,7 @@ the same pixel pipeline as every other game (velocities are read from the frame 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -17,7 +17,7 @@ class CartPolePixels(gym.Env):
     Only ``rgb_array`` rendering: ``play.py`` shows these frames in its own window.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, render_mode: str | None = None) -> None:
         if render_mode not in (None, "rgb_array"):
