@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=Path, help="where the run's logs and checkpoints go (default checkpoints/<game>/<time>/)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR_OR_CHECKPOINT", help="continue a run from its latest.pt (or the given .pt)")
     parser.add_argument("--save-replay", action="store_true", help="also save the replay memory (compressed replay.npz) with latest.pt, for an exact resume")
-    parser.add_argument("--sticky-actions", action="store_true", help="Atari: repeat the previous action with probability 0.25 (off as in the paper)")
+    parser.add_argument("--sticky-actions", action="store_true", help="Atari: repeat the previous action with probability 0.25 (off as in the paper; kept on resume)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="override any config field, e.g. --set learning_rate=1e-4 (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="do not print the resolved config")
     return parser.parse_args(argv)
@@ -92,6 +92,8 @@ def resolve_run(args: argparse.Namespace):
     for option, field in (("seed", "seed"), ("device", "device"), ("num_envs", "num_envs"), ("replay_size", "replay_capacity"), ("steps", "total_steps")):
         if getattr(args, option) is not None:
             changes[field] = getattr(args, option)
+    if args.sticky_actions:
+        changes["sticky_actions"] = True
     if resume_state is not None:
         frozen = {"num_envs", "replay_capacity", "network", "cnn_channels", "hidden_size", "mlp_hidden_sizes", "dueling", "n_step"} & set(changes)
         if frozen:
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.trainer import REPLAY_FILE, Trainer, TrainingError, install_stop_handlers
 
     try:
-        trainer = Trainer(spec, config, run_dir, save_replay=args.save_replay, sticky_actions=args.sticky_actions)
+        trainer = Trainer(spec, config, run_dir, save_replay=args.save_replay)
     except TrainingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -24,6 +24,9 @@ class DQNConfig:
     """Seeds the envs, the networks, exploration and replay sampling."""
     device: str = "auto"
     """``auto`` (CUDA, then Apple MPS, then CPU), ``cuda``, ``mps`` or ``cpu``."""
+    sticky_actions: bool = False
+    """Atari, training and evaluation: repeat the previous action with probability 0.25
+    (Machado et al. 2018); off in the paper."""
 
     # -- network --------------------------------------------------------------------
     network: str = "nature_cnn"

@@ -72,8 +72,8 @@ def single_env_frames_per_second(game: str, seconds: float) -> float:
     return episodic_frames_per_second(make_env(game, mode="train"), resolve_game(game).frame_skip, seconds)
 
 
-def vector_frames_per_second(game: str, num_envs: int, seconds: float) -> float:
-    env = make_vec_env(game, num_envs, mode="train")
+def vector_frames_per_second(game: str, num_envs: int, seconds: float, native_atari: bool | None = None) -> float:
+    env = make_vec_env(game, num_envs, mode="train", native_atari=native_atari)
     env.reset(seed=0)
     frame_skip = resolve_game(game).frame_skip
     rng = np.random.default_rng(0)
@@ -104,8 +104,9 @@ def main() -> None:
     raw = raw_ale_frames_per_second(args.game, args.seconds)
     rows = [("raw ALE (one thread, no preprocessing)", raw)]
     rows.append(("single env: our DeepMind pipeline", single_env_frames_per_second(args.game, args.seconds)))
+    rows.append(("vector env, 1 env: our pipeline (the default)", vector_frames_per_second(args.game, 1, args.seconds)))
     for num_envs in args.num_envs:
-        rows.append((f"vector env: native AtariVectorEnv, {num_envs} envs", vector_frames_per_second(args.game, num_envs, args.seconds)))
+        rows.append((f"vector env: native AtariVectorEnv, {num_envs} envs", vector_frames_per_second(args.game, num_envs, args.seconds, native_atari=True)))
     print(f"{'path':<48}{'frames/s':>12}{'ratio to raw':>14}")
     for label, rate in rows:
         print(f"{label:<48}{rate:>12,.0f}{rate / raw:>14.2f}")

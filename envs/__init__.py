@@ -119,18 +119,24 @@ def make_vec_env(
     asynchronous: bool | None = None,
     num_threads: int = 0,
     max_episode_steps: int | None = None,
+    native_atari: bool | None = None,
 ) -> VectorPipeline:
     """``num_envs`` copies of a game stepped together; see ``envs/vector.py`` for the contract.
 
-    Atari games run in ale-py's native C++ vector env (its threads do the whole pipeline);
-    other games in gymnasium's vector envs (subprocesses when ``asynchronous``, the default
-    for more than one env of a pixel game).
+    Atari games run in ale-py's native C++ vector env (its threads do the whole pipeline)
+    when ``native_atari``, the default from 2 envs; a single Atari game runs our Python
+    pipeline in a ``SyncVectorEnv`` instead, which is faster for one env
+    (``bench/env_throughput.py``) and can save its game for an exact resume. Other games run
+    in gymnasium's vector envs (subprocesses when ``asynchronous``, the default for more than
+    one env of a pixel game).
     """
     _check_mode(mode)
     if num_envs < 1:
         raise ValueError(f"num_envs must be at least 1, got {num_envs}")
     spec = _with_time_limit(resolve_game(game_id), max_episode_steps)
-    if spec.family == "atari":
+    if native_atari is None:
+        native_atari = num_envs > 1
+    if spec.family == "atari" and native_atari:
         vector = make_atari_vector_env(
             rom_id(spec.name),
             num_envs,

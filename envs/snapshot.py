@@ -1,11 +1,13 @@
 """Save and restore the exact state of games in progress, for an exact resume of training.
 
-``StatefulEnv`` tops the wrapper chain that ``make_game`` builds for our pygame games and
-CartPole; ``get_state()`` collects every layer's changing attributes (positions, scores,
-frame stacks, step counters, the RNG) as tensors and plain values, which a
-``weights_only`` checkpoint can hold. ale-py's native vector env exposes no state, so Atari
-runs resume with fresh games (``vector_env_state`` returns ``None`` there), and so do
-subprocess vector envs, whose autoreset flag lives inside the worker processes.
+``StatefulEnv`` tops the wrapper chain that ``make_game`` builds; ``get_state()`` collects
+every layer's changing attributes (positions, scores, frame stacks, step counters, the RNG)
+as tensors and plain values, which a ``weights_only`` checkpoint can hold, and for an Atari
+game the emulator's own state (``ALEInterface.cloneState(include_rng=True)``, serialized to
+bytes). That covers every game in a ``SyncVectorEnv`` (all 1-env runs). ale-py's native
+vector env exposes no state, so multi-env Atari runs resume with fresh games
+(``vector_env_state`` returns ``None`` there), and so do subprocess vector envs, whose
+autoreset flag lives inside the worker processes.
 """
 
 from __future__ import annotations
@@ -68,6 +70,12 @@ def _layers(env: gym.Env) -> list[gym.Env]:
     return layers
 
 
+def _emulator(layer: gym.Env) -> Any:
+    """The ``ALEInterface`` of an ale-py ``AtariEnv`` layer, else ``None``."""
+    emulator = vars(layer).get("ale")
+    return emulator if type(emulator).__name__ == "ALEInterface" else None
+
+
 class StatefulEnv(gym.Wrapper):
     """Adds ``get_state()`` / ``set_state()`` over the whole wrapper chain below it."""
 
@@ -78,6 +86,10 @@ class StatefulEnv(gym.Wrapper):
             rng = getattr(layer, "_np_random", None)
             if rng is not None:
                 fields["_np_random_state"] = _encode(rng.bit_generator.state)
+            emulator = _emulator(layer)
+            if emulator is not None:
+                serialized = emulator.cloneState(include_rng=True).serialize()
+                fields["_ale_state"] = torch.frombuffer(bytearray(serialized), dtype=torch.uint8)
             states.append(fields)
         return states
 
@@ -90,6 +102,10 @@ class StatefulEnv(gym.Wrapper):
                 if name == "_np_random_state":
                     layer._np_random = np.random.Generator(np.random.PCG64())
                     layer._np_random.bit_generator.state = _decode(value)
+                elif name == "_ale_state":
+                    from ale_py import ALEState
+
+                    _emulator(layer).restoreState(ALEState(value.numpy().tobytes()))
                 else:
                     setattr(layer, name, _decode(value))
 

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
-from envs import UnknownGameError, list_games, make_env, make_vec_env, resolve_game
+from envs import (
+    UnknownGameError,
+    list_games,
+    make_env,
+    make_vec_env,
+    resolve_game,
+    restore_vector_env_state,
+    vector_env_state,
+)
 
 
 def reference_atari_env(game: str) -> gym.Env:
@@ -225,3 +233,45 @@ def test_command_line_lists_games_and_rejects_unknown_ones():
     unknown = subprocess.run([sys.executable, "-m", "envs", "--check", "Pnog"], check=False, capture_output=True, text=True)
     assert unknown.returncode == 2
     assert unknown.stderr.count("\n") == 1 and "Pong" in unknown.stderr
+
+
+@pytest.mark.parametrize("game", ["Breakout", "Catcher"])
+def test_a_saved_game_state_continues_exactly_in_a_new_env(game):
+    """What exact resume relies on: a 1-env vector env (Atari: our pipeline with sticky actions,
+    whose RNG lives in the emulator) restored into a fresh env plays on step for step."""
+    actions = np.random.default_rng(1).integers(0, 3, size=(260, 1))
+
+    def new_env():
+        return make_vec_env(game, 1, mode="train", sticky_actions=True, max_episode_steps=150)
+
+    original = new_env()
+    original.reset(seed=0)
+    for action in actions[:60]:
+        original.step(action)
+    saved = vector_env_state(original)
+    assert saved is not None
+
+    def play_on(env):
+        return [env.step(action) for action in actions[60:]]
+
+    expected = play_on(original)
+    restored = new_env()
+    restored.reset(seed=99)
+    restore_vector_env_state(restored, saved)
+    got = play_on(restored)
+    for want, have in zip(expected, got):
+        np.testing.assert_array_equal(have[0], want[0])  # observations
+        for field in range(1, 4):  # reward, terminated, truncated
+            np.testing.assert_array_equal(have[field], want[field])
+        np.testing.assert_array_equal(have[4]["first"], want[4]["first"])
+    assert any(step[4]["episode_done"].any() for step in expected), "the replay should cross a game's end"
+    original.close()
+    restored.close()
+
+
+def test_native_atari_vector_env_is_used_from_two_envs():
+    from ale_py.vector_env import AtariVectorEnv
+
+    assert isinstance(make_vec_env("Pong", 2).env, AtariVectorEnv)
+    assert isinstance(make_vec_env("Pong", 1).env, gym.vector.SyncVectorEnv)
+    assert isinstance(make_vec_env("Pong", 1, native_atari=True).env, AtariVectorEnv)

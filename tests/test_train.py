@@ -96,13 +96,20 @@ def test_resume_continues_every_schedule(tmp_path):
     assert steps == sorted(steps) and min(s for s in steps if s > 1500) == 1600
 
 
-def test_exact_resume_with_saved_replay_matches_one_long_run(tmp_path):
+# one Atari game in our pipeline (sticky actions: the emulator's RNG must resume too), a small CNN
+BREAKOUT_ONE_ENV = ["--game", "Breakout", "--preset", "nature", "--sticky-actions", *TINY, "--set", "num_envs=1",
+                    "--set", "cnn_channels=8,16,16", "--set", "hidden_size=64"]
+
+
+@pytest.mark.parametrize("game_args, steps", [(CARTPOLE, 2400), (BREAKOUT_ONE_ENV, 1200)], ids=["CartPole", "Breakout"])
+def test_exact_resume_with_saved_replay_matches_one_long_run(tmp_path, game_args, steps):
     halves, whole = tmp_path / "halves", tmp_path / "whole"
-    common = [*CARTPOLE, "--seed", "3", "--device", "cpu", "--save-replay"]
-    assert train(*common, "--steps", "1200", "--run-dir", str(halves)).returncode == 0
+    common = [*game_args, "--seed", "3", "--device", "cpu", "--save-replay"]
+    assert train(*common, "--steps", str(steps // 2), "--run-dir", str(halves)).returncode == 0
     assert (halves / "replay.npz").is_file()
-    assert train("--resume", str(halves), "--steps", "2400", "--save-replay").returncode == 0
-    assert train(*common, "--steps", "2400", "--run-dir", str(whole)).returncode == 0
+    resumed_run = train("--resume", str(halves), "--steps", str(steps), "--save-replay")
+    assert resumed_run.returncode == 0 and "starts new games" not in resumed_run.stdout
+    assert train(*common, "--steps", str(steps), "--run-dir", str(whole)).returncode == 0
     resumed = load_checkpoint(halves / "latest.pt")["learner"]["online"]
     straight = load_checkpoint(whole / "latest.pt")["learner"]["online"]
     for name in straight:

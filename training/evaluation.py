@@ -62,9 +62,10 @@ def evaluate(
     seed: int,
     device: torch.device,
     max_episode_steps: int | None = None,
+    sticky_actions: bool = False,
 ) -> list[float]:
     """Plays ``episodes`` whole games and returns their real, unclipped scores."""
-    env = make_env(game, mode="eval", max_episode_steps=max_episode_steps)
+    env = make_env(game, mode="eval", max_episode_steps=max_episode_steps, sticky_actions=sticky_actions)
     rng = np.random.default_rng(seed)
     scores = []
     was_training = network.training

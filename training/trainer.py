@@ -77,14 +77,14 @@ def check_replay_fits(config: DQNConfig, observation_shape: tuple[int, ...], byt
 class Trainer:
     """One training run in ``run_dir``."""
 
-    def __init__(self, spec: GameSpec, config: DQNConfig, run_dir: Path, *, save_replay: bool = False, sticky_actions: bool = False) -> None:
+    def __init__(self, spec: GameSpec, config: DQNConfig, run_dir: Path, *, save_replay: bool = False) -> None:
         self.spec = spec
         self.config = config
         self.run_dir = Path(run_dir)
         self.save_replay = save_replay
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        self.env = make_vec_env(spec.name, config.num_envs, mode="train", sticky_actions=sticky_actions)
+        self.env = make_vec_env(spec.name, config.num_envs, mode="train", sticky_actions=config.sticky_actions)
         self.observation_shape = tuple(self.env.single_observation_space.shape)
         self.num_actions = int(self.env.single_action_space.n)
         # frames are stored as uint8, vector states (CartPole) as float32
@@ -237,6 +237,7 @@ class Trainer:
             seed=config.seed + 10_000 + self.progress.agent_step,
             device=self.device,
             max_episode_steps=config.eval_max_episode_steps,
+            sticky_actions=config.sticky_actions,
         )
 
     def close(self) -> None:
