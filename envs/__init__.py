@@ -125,7 +125,7 @@ def make_vec_env(
 
     Atari games run in ale-py's native C++ vector env (its threads do the whole pipeline)
     when ``native_atari``, the default from 2 envs; a single Atari game runs our Python
-    pipeline in a ``SyncVectorEnv`` instead, which is faster for one env
+    pipeline in a ``SyncVectorEnv`` instead, which is a little faster for one env
     (``bench/env_throughput.py``) and can save its game for an exact resume. Other games run
     in gymnasium's vector envs (subprocesses when ``asynchronous``, the default for more than
     one env of a pixel game).
