@@ -44,6 +44,18 @@ def test_nature_cnn_shapes_and_uint8_input():
     assert q.shape == (2, 6) and q.dtype == torch.float32
 
 
+def test_nature_cnn_computes_the_plain_nchw_convolutions():
+    """The channels-last fast path changes the memory layout only, not the function."""
+    torch.manual_seed(0)
+    network = NatureCNN(4, 6)
+    frames = torch.randint(0, 256, (5, 4, 84, 84), dtype=torch.uint8)
+    x = frames.float() / 255.0
+    for layer in network.convs:
+        x = torch.nn.functional.conv2d(x.contiguous(), layer.weight, layer.bias, layer.stride) if isinstance(layer, torch.nn.Conv2d) else layer(x)
+    expected = network.head(x)
+    torch.testing.assert_close(network(frames), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_dueling_head_and_mlp():
     q = MLP(4, 2, dueling=True)(torch.zeros(3, 4))
     assert q.shape == (3, 2)
