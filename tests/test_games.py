@@ -167,3 +167,21 @@ def test_plepong_can_be_won():
             if terminated:
                 break
         assert terminated and game.agent_points == pong.POINTS_TO_WIN > game.cpu_points, seed
+
+
+def test_snake_food_head_and_body_stand_apart_in_the_agents_grayscale_view():
+    env = make_env("Snake", mode="eval")
+    frames, _ = env.reset(seed=0)
+    game = env.unwrapped
+    screen = frames[-1]  # the newest 84x84 grayscale frame
+
+    def level(cell: tuple[int, int]) -> int:
+        scale = screen.shape[0] / game.height
+        centre = (np.array(cell) * snake.CELL_PIXELS + snake.CELL_PIXELS / 2) * scale
+        return int(screen[int(centre[1]), int(centre[0])])
+
+    empty = next((x, 0) for x in range(snake.GRID_CELLS) if (x, 0) not in game.body and (x, 0) != game.food)
+    levels = {"background": level(empty), "body": level(game.body[1]), "head": level(game.body[0]), "food": level(game.food)}
+    env.close()
+    values = sorted(levels.values())
+    assert min(b - a for a, b in zip(values, values[1:])) >= 40, levels

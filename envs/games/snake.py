@@ -14,6 +14,12 @@ GRID_CELLS = 16
 CELL_PIXELS = 4
 DIRECTIONS = ((0, -1), (0, 1), (-1, 0), (1, 0))  # up, down, left, right
 START_LENGTH = 3
+# Colours whose grayscale levels (what the agent sees) stand well apart: food brightest, then
+# the head, then the body, on the dark background. Red food on a green body, as first drawn,
+# came out at 118 and 124 of 255: the food looked like a piece of the body.
+FOOD_COLOUR = (255, 240, 120)
+HEAD_COLOUR = (110, 220, 110)
+BODY_COLOUR = (40, 140, 40)
 
 
 class Snake(PygameGame):
@@ -52,7 +58,7 @@ class Snake(PygameGame):
         return 0.0, False
 
     def _draw(self, canvas: pygame.Surface) -> None:
-        canvas.fill((230, 70, 70), (self.food[0] * CELL_PIXELS, self.food[1] * CELL_PIXELS, CELL_PIXELS, CELL_PIXELS))
+        canvas.fill(FOOD_COLOUR, (self.food[0] * CELL_PIXELS, self.food[1] * CELL_PIXELS, CELL_PIXELS, CELL_PIXELS))
         for index, (x, y) in enumerate(self.body):
-            colour = (120, 230, 120) if index == 0 else (60, 170, 60)
+            colour = HEAD_COLOUR if index == 0 else BODY_COLOUR
             canvas.fill(colour, (x * CELL_PIXELS, y * CELL_PIXELS, CELL_PIXELS, CELL_PIXELS))
