@@ -3,6 +3,8 @@ something (a simple scripted policy scores far above a random one over the same 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -184,4 +186,4 @@ def test_snake_food_head_and_body_stand_apart_in_the_agents_grayscale_view():
     levels = {"background": level(empty), "body": level(game.body[1]), "head": level(game.body[0]), "food": level(game.food)}
     env.close()
     values = sorted(levels.values())
-    assert min(b - a for a, b in zip(values, values[1:])) >= 40, levels
+    assert min(b - a for a, b in itertools.pairwise(values)) >= 40, levels
