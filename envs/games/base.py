@@ -20,6 +20,7 @@ if "DISPLAY" not in os.environ and "WAYLAND_DISPLAY" not in os.environ:
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
+# The SDL variables above must be set before pygame is imported.
 import pygame
 
 BACKGROUND = (20, 20, 30)
