@@ -17,6 +17,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from ale_py import ALEInterface, ALEState
 
 _SKIPPED = {"env", "observation_space", "action_space", "spec", "metadata", "render_mode", "canvas", "_window", "_clock",
             "_action_space", "_observation_space", "_metadata", "_cached_spec", "screen", "clock"}
@@ -70,10 +71,10 @@ def _layers(env: gym.Env) -> list[gym.Env]:
     return layers
 
 
-def _emulator(layer: gym.Env) -> Any:
+def _emulator(layer: gym.Env) -> ALEInterface | None:
     """The ``ALEInterface`` of an ale-py ``AtariEnv`` layer, else ``None``."""
     emulator = vars(layer).get("ale")
-    return emulator if type(emulator).__name__ == "ALEInterface" else None
+    return emulator if isinstance(emulator, ALEInterface) else None
 
 
 class StatefulEnv(gym.Wrapper):
@@ -103,8 +104,6 @@ class StatefulEnv(gym.Wrapper):
                     layer._np_random = np.random.Generator(np.random.PCG64())
                     layer._np_random.bit_generator.state = _decode(value)
                 elif name == "_ale_state":
-                    from ale_py import ALEState
-
                     _emulator(layer).restoreState(ALEState(value.numpy().tobytes()))
                 else:
                     setattr(layer, name, _decode(value))

@@ -84,7 +84,7 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
                 now = time.monotonic()
                 steps_per_second = (step - rate_steps) / max(now - rate_clock, 1e-9)
                 rate_clock, rate_steps = now, step
-                logger.scalar("train/epsilon", trainer.epsilon(step), step)
+                logger.scalar("train/epsilon", trainer.exploration_epsilon(), step)
                 logger.scalar("train/steps_per_second", steps_per_second, step)
                 if latest_metrics is not None:
                     loss = float(latest_metrics["loss"])
@@ -103,7 +103,7 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
                     "sps": f"{steps_per_second:,.0f}",
                     "episodes": f"{progress.episodes:,}",
                     "score": recent,
-                    "eps": f"{trainer.epsilon(step):.3f}",
+                    "eps": f"{trainer.exploration_epsilon():.3f}",
                 }, seconds_left)
 
             if step >= progress.next_eval_step:

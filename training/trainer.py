@@ -188,10 +188,10 @@ class Trainer:
         for stream in range(self.config.num_envs):
             self.replay.start_episode(stream, self.obs[stream])
 
-    def _choose_actions(self, epsilon: float) -> np.ndarray:
-        if self.progress.agent_step < self.config.learning_starts or epsilon >= 1.0:
-            return self.action_rng.integers(0, self.num_actions, size=self.config.num_envs)
-        return act_for_training(self.learner.online, self.obs, self.num_actions, epsilon, self.action_rng, self.device)
+    def exploration_epsilon(self) -> float:
+        """Uniformly random play (epsilon 1) until learning starts, then the schedule."""
+        step = self.progress.agent_step
+        return 1.0 if step < self.config.learning_starts else self.epsilon(step)
 
     def _updates_due(self) -> int:
         config = self.config
@@ -206,7 +206,7 @@ class Trainer:
         if self.obs is None:
             self._start_envs()
         config, progress = self.config, self.progress
-        actions = self._choose_actions(self.epsilon(progress.agent_step))
+        actions = act_for_training(self.learner.online, self.obs, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device)
         next_obs, rewards, terminated, truncated, info = self.env.step(actions)
         self.replay.add_vector_step(actions, rewards, terminated, truncated, next_obs, info["first"])
         self.obs = next_obs
