@@ -86,29 +86,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
 
 
-def install_interrupt_flag():
-    """Ctrl-C stops play after the current step, so recordings are finished properly (an
-    exception in the middle of a frame write would leave a broken MP4); a second Ctrl-C exits
-    at once, leaving only the ``.partial`` file."""
-    import os
-    import signal
-
-    state = {"interrupted": False}
-
-    def handler(signum, frame) -> None:
-        if state["interrupted"]:
-            os._exit(130)
-        state["interrupted"] = True
-        print("\ninterrupted: finishing the recordings (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return lambda: state["interrupted"]
-
-
 def play(args: argparse.Namespace, spec, network, device) -> list[float]:
     from envs import make_env
     from training.evaluation import episode_steps
+    from training.stop import install_stop_handlers
     from viewer.recording import GifRecorder, Mp4Recorder
     from viewer.window import GameWindow, display_available
 
@@ -133,10 +114,18 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
 
     scores: list[float] = []
     stopped = False
-    interrupted = install_interrupt_flag()
+    stop = {"requested": False}
+
+    def request_stop() -> None:
+        # finish the step so the recordings close properly (an exception in the middle of a
+        # frame write would leave a broken MP4); a second Ctrl-C leaves only the .partial file
+        stop["requested"] = True
+        print("\ninterrupted: finishing the recordings (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+
+    install_stop_handlers(request_stop)
     try:
         for episode in range(1, args.episodes + 1):
-            if interrupted():
+            if stop["requested"]:
                 break
             if episode > 1:
                 obs, _ = env.reset(seed=args.seed + episode - 1)
@@ -154,7 +143,7 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
                         recorder.add(frame)
                     scores.append(float(step.info["episode_score"]))
                     print(f"episode {episode}: score {scores[-1]:g} in {step.info['episode_length']} steps", flush=True)
-                if interrupted():
+                if stop["requested"]:
                     break
             if stopped:
                 print("window closed: stopping", flush=True)

@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     from agent.checkpoint import CheckpointError, atomic_write
     from training.logs import RunLogger
     from training.run import run_training
-    from training.trainer import REPLAY_FILE, Trainer, TrainingError, install_stop_handlers
+    from training.stop import install_stop_handlers
+    from training.trainer import REPLAY_FILE, Trainer, TrainingError
 
     try:
         trainer = Trainer(spec, config, run_dir, save_replay=args.save_replay)
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def request_stop() -> None:
         trainer.stop_requested = True
-        print("\nstopping: finishing this step and saving latest.pt (Ctrl-C again to exit at once)", file=sys.stderr, flush=True)
+        print("\nstopping: finishing this step and saving latest.pt (Ctrl-C again to exit at once, without saving)", file=sys.stderr, flush=True)
 
     install_stop_handlers(request_stop)
     logger = RunLogger(run_dir, frames_per_step=spec.frame_skip)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -242,16 +239,3 @@ class Trainer:
 
     def close(self) -> None:
         self.env.close()
-
-
-def install_stop_handlers(on_first: Callable[[], None]) -> None:
-    """First Ctrl-C or SIGTERM: finish the step, save, exit 0. A second Ctrl-C: exit at once."""
-    def handler(signum: int, frame: Any) -> None:
-        if getattr(handler, "fired", False):
-            print("\nsecond interrupt: exiting now without saving", file=sys.stderr, flush=True)
-            os._exit(130)
-        handler.fired = True  # type: ignore[attr-defined]
-        on_first()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
