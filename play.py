@@ -22,17 +22,23 @@ class UsageError(Exception):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Watch a DQN agent play; record MP4 and GIF demos.")
-    parser.add_argument("checkpoint", nargs="?", type=Path, help="a checkpoint .pt, or a run folder (its best.pt, else latest.pt)")
+    parser.add_argument(
+        "checkpoint", nargs="?", type=Path, help="a checkpoint .pt, or a run folder (its best.pt, else latest.pt)"
+    )
     parser.add_argument("--game", help="with --random: the game to preview")
     parser.add_argument("--random", action="store_true", help="play a uniformly random policy (no checkpoint needed)")
     parser.add_argument("--episodes", type=int, default=3, help="games to play (default 3)")
-    parser.add_argument("--epsilon", type=float, default=0.05, help="chance of a random action (default 0.05, as in evaluation)")
+    parser.add_argument(
+        "--epsilon", type=float, default=0.05, help="chance of a random action (default 0.05, as in evaluation)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-steps", type=int, help="cut each game after this many agent steps")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--headless", action="store_true", help="no window (implied when there is no display)")
     parser.add_argument("--scale", type=int, default=3, help="window and MP4 scale, nearest neighbour (default 3)")
-    parser.add_argument("--fps", type=float, help="window speed in agent steps per second (default: the game's natural speed)")
+    parser.add_argument(
+        "--fps", type=float, help="window speed in agent steps per second (default: the game's natural speed)"
+    )
     parser.add_argument("--fast", action="store_true", help="window as fast as possible")
     parser.add_argument("--record", type=Path, metavar="FILE.mp4", help="write an H.264 MP4 of the true-colour frames")
     parser.add_argument("--gif", type=Path, metavar="FILE.gif", help="write an animated GIF")
@@ -64,7 +70,9 @@ def load_player(args: argparse.Namespace):
     except (CheckpointError, ValueError) as error:
         raise UsageError(str(error)) from None
     if args.game is not None and resolve_game(args.game).name != spec.name:
-        raise UsageError(f"{args.checkpoint} is a checkpoint of {spec.name}, not {resolve_game(args.game).name}; drop --game")
+        raise UsageError(
+            f"{args.checkpoint} is a checkpoint of {spec.name}, not {resolve_game(args.game).name}; drop --game"
+        )
     return spec, network_from_checkpoint(state, device), device
 
 
@@ -94,7 +102,11 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
     from viewer.window import GameWindow, display_available
 
     env = make_env(spec.name, mode="eval", render_mode="rgb_array", max_episode_steps=args.max_steps)
-    action_names = list(env.unwrapped.get_action_meanings()) if hasattr(env.unwrapped, "get_action_meanings") else [str(a) for a in range(env.action_space.n)]
+    action_names = (
+        list(env.unwrapped.get_action_meanings())
+        if hasattr(env.unwrapped, "get_action_meanings")
+        else [str(a) for a in range(env.action_space.n)]
+    )
     rng = np.random.default_rng(args.seed)
     natural_speed = spec.agent_steps_per_second
     obs, _ = env.reset(seed=args.seed)
@@ -103,14 +115,24 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
 
     window = None
     if not args.headless and display_available():
-        window = GameWindow(f"arcade-dqn: {spec.name}", first_frame.shape, scale, action_names, None if args.fast else (args.fps or natural_speed))
+        window = GameWindow(
+            f"arcade-dqn: {spec.name}",
+            first_frame.shape,
+            scale,
+            action_names,
+            None if args.fast else (args.fps or natural_speed),
+        )
     elif not args.headless:
         print("no display found: playing headless", file=sys.stderr)
     recorders = []
     if args.record is not None:
         recorders.append(Mp4Recorder(args.record, natural_speed, scale=scale))
     if args.gif is not None:
-        recorders.append(GifRecorder(args.gif, natural_speed, frame_step=args.gif_every, scale=args.gif_scale, max_seconds=args.gif_seconds))
+        recorders.append(
+            GifRecorder(
+                args.gif, natural_speed, frame_step=args.gif_every, scale=args.gif_scale, max_seconds=args.gif_seconds
+            )
+        )
 
     scores: list[float] = []
     stopped = False
@@ -133,7 +155,9 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
             for step in episode_steps(env, obs, network, epsilon=args.epsilon, rng=rng, device=device):
                 for recorder in recorders:
                     recorder.add(frame)
-                if window is not None and not window.show(frame, episode=episode, score=score, q_values=step.q_values, action=step.action):
+                if window is not None and not window.show(
+                    frame, episode=episode, score=score, q_values=step.q_values, action=step.action
+                ):
                     stopped = True
                     break
                 score += step.reward
@@ -173,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scores = play(args, spec, network, device)
     if scores:
-        print(f"{len(scores)} games of {spec.name}: mean {np.mean(scores):.2f}, std {np.std(scores):.2f}, min {np.min(scores):g}, max {np.max(scores):g}")
+        print(
+            f"{len(scores)} games of {spec.name}: mean {np.mean(scores):.2f}, std {np.std(scores):.2f}, min {np.min(scores):g}, max {np.max(scores):g}"
+        )
     return 0
 
 

@@ -23,19 +23,45 @@ class UsageError(Exception):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train a DQN agent on a game from its pixels.")
-    parser.add_argument("--game", help="game id: Pong, Breakout, ALE/Pong-v5, FlappyBird, Catcher, CartPole... (python -m envs --list)")
+    parser.add_argument(
+        "--game", help="game id: Pong, Breakout, ALE/Pong-v5, FlappyBird, Catcher, CartPole... (python -m envs --list)"
+    )
     parser.add_argument("--steps", type=int, help="agent steps to train for in all (default: the preset's total_steps)")
-    parser.add_argument("--hours", type=float, help="wall-clock budget; stops and saves when it runs out (train overnight: --hours 8)")
+    parser.add_argument(
+        "--hours", type=float, help="wall-clock budget; stops and saves when it runs out (train overnight: --hours 8)"
+    )
     parser.add_argument("--preset", help="nature, atari, pygame or cartpole (default: chosen by game)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--device", help="auto, cuda, mps or cpu (default auto)")
     parser.add_argument("--num-envs", type=int, help="parallel environments")
     parser.add_argument("--replay-size", type=int, help="replay memory capacity in transitions")
-    parser.add_argument("--run-dir", type=Path, help="where the run's logs and checkpoints go (default checkpoints/<game>/<time>/)")
-    parser.add_argument("--resume", type=Path, metavar="RUN_DIR_OR_CHECKPOINT", help="continue a run from its latest.pt (or the given .pt)")
-    parser.add_argument("--save-replay", action="store_true", help="also save the replay memory (compressed replay.npz) with latest.pt, for an exact resume")
-    parser.add_argument("--sticky-actions", action="store_true", help="Atari: repeat the previous action with probability 0.25 (off as in the paper; kept on resume)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="override any config field, e.g. --set learning_rate=1e-4 (repeatable)")
+    parser.add_argument(
+        "--run-dir", type=Path, help="where the run's logs and checkpoints go (default checkpoints/<game>/<time>/)"
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR_OR_CHECKPOINT",
+        help="continue a run from its latest.pt (or the given .pt)",
+    )
+    parser.add_argument(
+        "--save-replay",
+        action="store_true",
+        help="also save the replay memory (compressed replay.npz) with latest.pt, for an exact resume",
+    )
+    parser.add_argument(
+        "--sticky-actions",
+        action="store_true",
+        help="Atari: repeat the previous action with probability 0.25 (off as in the paper; kept on resume)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any config field, e.g. --set learning_rate=1e-4 (repeatable)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the resolved config")
     return parser.parse_args(argv)
 
@@ -47,7 +73,9 @@ def check_writable(run_dir: Path) -> None:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as error:
-        raise UsageError(f"cannot write to run folder {run_dir}: {error.strerror or error}; pick another --run-dir") from None
+        raise UsageError(
+            f"cannot write to run folder {run_dir}: {error.strerror or error}; pick another --run-dir"
+        ) from None
 
 
 def resolve_run(args: argparse.Namespace):
@@ -71,7 +99,9 @@ def resolve_run(args: argparse.Namespace):
     except UnknownGameError as error:
         raise UsageError(str(error)) from None
     if resume_state is not None and resume_state["game"] != spec.name:
-        raise UsageError(f"{checkpoint_path} is a checkpoint of {resume_state['game']}, not {spec.name}; drop --game or resume a {spec.name} run")
+        raise UsageError(
+            f"{checkpoint_path} is a checkpoint of {resume_state['game']}, not {spec.name}; drop --game or resume a {spec.name} run"
+        )
 
     if resume_state is not None:
         if args.preset:
@@ -89,13 +119,28 @@ def resolve_run(args: argparse.Namespace):
         except ValueError as error:
             raise UsageError(str(error)) from None
         changes[name] = value
-    for option, field in (("seed", "seed"), ("device", "device"), ("num_envs", "num_envs"), ("replay_size", "replay_capacity"), ("steps", "total_steps")):
+    for option, field in (
+        ("seed", "seed"),
+        ("device", "device"),
+        ("num_envs", "num_envs"),
+        ("replay_size", "replay_capacity"),
+        ("steps", "total_steps"),
+    ):
         if getattr(args, option) is not None:
             changes[field] = getattr(args, option)
     if args.sticky_actions:
         changes["sticky_actions"] = True
     if resume_state is not None:
-        frozen = {"num_envs", "replay_capacity", "network", "cnn_channels", "hidden_size", "mlp_hidden_sizes", "dueling", "n_step"} & set(changes)
+        frozen = {
+            "num_envs",
+            "replay_capacity",
+            "network",
+            "cnn_channels",
+            "hidden_size",
+            "mlp_hidden_sizes",
+            "dueling",
+            "n_step",
+        } & set(changes)
         if frozen:
             raise UsageError(f"cannot change {', '.join(sorted(frozen))} when resuming; start a new run instead")
     config = config.replace(**changes)
@@ -119,7 +164,9 @@ def resolve_run(args: argparse.Namespace):
     else:
         run_dir = args.run_dir or DEFAULT_CHECKPOINT_ROOT / spec.name / time.strftime("%Y%m%d-%H%M%S")
         if (run_dir / "latest.pt").exists():
-            raise UsageError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --run-dir")
+            raise UsageError(
+                f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --run-dir"
+            )
     check_writable(run_dir)
     return spec, config, run_dir, resume_state
 
@@ -149,14 +196,24 @@ def main(argv: list[str] | None = None) -> int:
         except CheckpointError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-    atomic_write(run_dir / "config.json", lambda file: file.write(json.dumps({"game": spec.name, **config.to_dict()}, indent=2).encode()))
-    print(f"{'resuming' if resume_state else 'training'} {spec.name} on {trainer.device} in run folder {run_dir}", flush=True)
+    atomic_write(
+        run_dir / "config.json",
+        lambda file: file.write(json.dumps({"game": spec.name, **config.to_dict()}, indent=2).encode()),
+    )
+    print(
+        f"{'resuming' if resume_state else 'training'} {spec.name} on {trainer.device} in run folder {run_dir}",
+        flush=True,
+    )
     if not args.quiet:
         print("config: " + ", ".join(f"{key}={value}" for key, value in config.to_dict().items()), flush=True)
 
     def request_stop() -> None:
         trainer.stop_requested = True
-        print("\nstopping: finishing this step and saving latest.pt (Ctrl-C again to exit at once, without saving)", file=sys.stderr, flush=True)
+        print(
+            "\nstopping: finishing this step and saving latest.pt (Ctrl-C again to exit at once, without saving)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     install_stop_handlers(request_stop)
     logger = RunLogger(run_dir, frames_per_step=spec.frame_skip)
@@ -171,10 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         trainer.close()
     step = trainer.progress.agent_step
     best = trainer.progress.best_eval_score
-    best_text = f"best evaluation score {best:.1f}" if best > float("-inf") else "no evaluation yet (best.pt holds the final weights)"
+    best_text = (
+        f"best evaluation score {best:.1f}"
+        if best > float("-inf")
+        else "no evaluation yet (best.pt holds the final weights)"
+    )
     print(f"stopped ({reason}) at step {step:,}; {best_text}; checkpoints in {run_dir}", flush=True)
     if reason != "done":
-        print(f"resume with: python train.py --resume {run_dir}" + (" --save-replay" if args.save_replay else ""), flush=True)
+        print(
+            f"resume with: python train.py --resume {run_dir}" + (" --save-replay" if args.save_replay else ""),
+            flush=True,
+        )
     print(f"watch it play: python play.py {run_dir}", flush=True)
     return 0
 

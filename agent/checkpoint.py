@@ -53,9 +53,13 @@ def atomic_write(path: Path, write: Any) -> None:
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-            raise CheckpointError(f"no space left on the device while saving {path}; the previous checkpoint is intact. Free some disk space or use --run-dir on another disk") from error
+            raise CheckpointError(
+                f"no space left on the device while saving {path}; the previous checkpoint is intact. Free some disk space or use --run-dir on another disk"
+            ) from error
         if isinstance(error, OSError):
-            raise CheckpointError(f"could not write {path}: {error.strerror or error}; the previous checkpoint is intact") from error
+            raise CheckpointError(
+                f"could not write {path}: {error.strerror or error}; the previous checkpoint is intact"
+            ) from error
         raise
 
 
@@ -68,15 +72,23 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     """Loads a checkpoint with ``weights_only=True``; any problem is a ``CheckpointError``."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}; give a .pt file or a run folder that holds latest.pt or best.pt")
+        raise CheckpointError(
+            f"no checkpoint at {path}; give a .pt file or a run folder that holds latest.pt or best.pt"
+        )
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint (not a zip archive); use another checkpoint, e.g. the run's latest.pt or a step_*.pt")
+        raise CheckpointError(
+            f"{path} is corrupt or not a PyTorch checkpoint (not a zip archive); use another checkpoint, e.g. the run's latest.pt or a step_*.pt"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        raise CheckpointError(f"{path} holds pickled Python objects, which arcade-dqn refuses to load (only tensors and plain values are safe); it is not an arcade-dqn checkpoint") from error
+        raise CheckpointError(
+            f"{path} holds pickled Python objects, which arcade-dqn refuses to load (only tensors and plain values are safe); it is not an arcade-dqn checkpoint"
+        ) from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
-        raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint ({type(error).__name__}); use another checkpoint, e.g. the run's latest.pt") from error
+        raise CheckpointError(
+            f"{path} is corrupt or not a PyTorch checkpoint ({type(error).__name__}); use another checkpoint, e.g. the run's latest.pt"
+        ) from error
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an arcade-dqn checkpoint (no '{CHECKPOINT_FORMAT}' format tag)")
     return state

@@ -104,7 +104,10 @@ class DQNConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: (list(value) if isinstance(value, tuple) else value) for name, value in dataclasses.asdict(self).items()}
+        return {
+            name: (list(value) if isinstance(value, tuple) else value)
+            for name, value in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DQNConfig:

@@ -57,7 +57,9 @@ def make_optimizer(config: DQNConfig, parameters: Any, device: torch.device) -> 
     if config.optimizer == "rmsprop":
         # The paper's RMSprop (Graves' centered variant; eps inside the square root in
         # DeepMind's code, added after it here).
-        return torch.optim.RMSprop(parameters, lr=config.learning_rate, alpha=config.rmsprop_alpha, eps=config.optimizer_eps, centered=True)
+        return torch.optim.RMSprop(
+            parameters, lr=config.learning_rate, alpha=config.rmsprop_alpha, eps=config.optimizer_eps, centered=True
+        )
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adam or rmsprop")
 
 
@@ -81,8 +83,14 @@ class DQNLearner:
             target_next_q = self.target(batch["next_state"])
             online_next_q = self.online(batch["next_state"]) if self.config.double_dqn else None
         loss, q_taken, td_error = td_loss(
-            online_q, batch["action"], batch["reward"], batch["discount"], target_next_q, online_next_q,
-            self.config.huber_delta, batch.get("weight"),
+            online_q,
+            batch["action"],
+            batch["reward"],
+            batch["discount"],
+            target_next_q,
+            online_next_q,
+            self.config.huber_delta,
+            batch.get("weight"),
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -16,7 +16,9 @@ class QHead(nn.Module):
     def __init__(self, in_features: int, hidden_size: int, num_actions: int, dueling: bool) -> None:
         super().__init__()
         self.dueling = dueling
-        self.advantage = nn.Sequential(nn.Linear(in_features, hidden_size), nn.ReLU(), nn.Linear(hidden_size, num_actions))
+        self.advantage = nn.Sequential(
+            nn.Linear(in_features, hidden_size), nn.ReLU(), nn.Linear(hidden_size, num_actions)
+        )
         if dueling:
             self.value = nn.Sequential(nn.Linear(in_features, hidden_size), nn.ReLU(), nn.Linear(hidden_size, 1))
 
@@ -70,7 +72,9 @@ class NatureCNN(nn.Module):
 class MLP(nn.Module):
     """Fully connected Q-network for vector states (CartPole)."""
 
-    def __init__(self, input_size: int, num_actions: int, *, hidden_sizes: tuple[int, ...] = (128, 128), dueling: bool = False) -> None:
+    def __init__(
+        self, input_size: int, num_actions: int, *, hidden_sizes: tuple[int, ...] = (128, 128), dueling: bool = False
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         size = input_size
@@ -88,8 +92,17 @@ def build_q_network(config: DQNConfig, observation_shape: tuple[int, ...], num_a
     """The network the config names, sized for the observation and action count."""
     if config.network == "nature_cnn":
         if len(observation_shape) != 3:
-            raise ValueError(f"nature_cnn needs stacked frames (C, H, W), got observations of shape {observation_shape}; use network=mlp")
-        return NatureCNN(observation_shape[0], num_actions, channels=config.cnn_channels, hidden_size=config.hidden_size, dueling=config.dueling, screen_size=observation_shape[-1])
+            raise ValueError(
+                f"nature_cnn needs stacked frames (C, H, W), got observations of shape {observation_shape}; use network=mlp"
+            )
+        return NatureCNN(
+            observation_shape[0],
+            num_actions,
+            channels=config.cnn_channels,
+            hidden_size=config.hidden_size,
+            dueling=config.dueling,
+            screen_size=observation_shape[-1],
+        )
     if config.network == "mlp":
         if len(observation_shape) != 1:
             raise ValueError(f"mlp needs vector observations, got shape {observation_shape}; use network=nature_cnn")

@@ -25,7 +25,9 @@ def q_values(network: nn.Module, observations: np.ndarray, device: torch.device)
     return network(torch.as_tensor(observations, device=device))
 
 
-def exploration_draws(count: int, num_actions: int, epsilon: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def exploration_draws(
+    count: int, num_actions: int, epsilon: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``count`` rows explore (probability ``epsilon``) and their random actions.
     Random draws come from ``rng`` so a run is reproducible and resumable."""
     explore = rng.random(count) < epsilon
@@ -39,13 +41,22 @@ def epsilon_greedy(q: torch.Tensor, epsilon: float, rng: np.random.Generator) ->
     return np.where(explore, random_actions, q.argmax(dim=1).cpu().numpy())
 
 
-def act(network: nn.Module, observations: np.ndarray, epsilon: float, rng: np.random.Generator, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+def act(
+    network: nn.Module, observations: np.ndarray, epsilon: float, rng: np.random.Generator, device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
     """Epsilon-greedy actions for a batch of observations, and their Q-values (for display)."""
     q = q_values(network, observations, device)
     return epsilon_greedy(q, epsilon, rng), q.cpu().numpy()
 
 
-def act_for_training(network: nn.Module, observations: np.ndarray, num_actions: int, epsilon: float, rng: np.random.Generator, device: torch.device) -> np.ndarray:
+def act_for_training(
+    network: nn.Module,
+    observations: np.ndarray,
+    num_actions: int,
+    epsilon: float,
+    rng: np.random.Generator,
+    device: torch.device,
+) -> np.ndarray:
     """The same actions as ``act`` from the same ``rng``, without the network's forward pass
     when every observation explores (most steps early in training, when epsilon is near 1)."""
     explore, random_actions = exploration_draws(len(observations), num_actions, epsilon, rng)

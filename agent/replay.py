@@ -149,7 +149,15 @@ class ReplayMemory:
         self._set_priorities(streams, slots, 0.0)
         self.frames_written[streams] += 1
 
-    def _record(self, streams: np.ndarray, actions: Any, rewards: Any, terminated: Any, truncated: Any, next_observations: np.ndarray) -> None:
+    def _record(
+        self,
+        streams: np.ndarray,
+        actions: Any,
+        rewards: Any,
+        terminated: Any,
+        truncated: Any,
+        next_observations: np.ndarray,
+    ) -> None:
         """The action from each stream's newest state and what followed; the newest slot
         becomes a sampleable transition only once its next frame is written."""
         if (self.frames_written[streams] < self.stack_size).any():
@@ -161,14 +169,16 @@ class ReplayMemory:
         self.truncated[streams, slots] = truncated
         self._write_frames(streams, next_observations[:, -1] if self.stacked else next_observations)
         self.has_transition[streams, slots] = True
-        self._set_priorities(streams, slots, self.max_priority ** self.priority_alpha)
+        self._set_priorities(streams, slots, self.max_priority**self.priority_alpha)
 
     def start_episode(self, stream: int, observation: np.ndarray) -> None:
         """Begin a new episode in ``stream`` from its first observation."""
         for frame in observation if self.stacked else observation[None]:
             self._write_frames(np.array([stream]), frame[None])
 
-    def add(self, stream: int, action: int, reward: float, terminated: bool, truncated: bool, next_observation: np.ndarray) -> None:
+    def add(
+        self, stream: int, action: int, reward: float, terminated: bool, truncated: bool, next_observation: np.ndarray
+    ) -> None:
         """Record one step of ``stream``: the action from its newest state and what followed."""
         self._record(np.array([stream]), action, reward, terminated, truncated, next_observation[None])
 
@@ -185,7 +195,14 @@ class ReplayMemory:
         the step is no transition; see ``envs/vector.py``)."""
         continuing = np.flatnonzero(~first)
         if continuing.size:
-            self._record(continuing, actions[continuing], rewards[continuing], terminated[continuing], truncated[continuing], next_observations[continuing])
+            self._record(
+                continuing,
+                actions[continuing],
+                rewards[continuing],
+                terminated[continuing],
+                truncated[continuing],
+                next_observations[continuing],
+            )
         for stream in np.flatnonzero(first):
             self.start_episode(int(stream), next_observations[stream])
 
@@ -205,14 +222,22 @@ class ReplayMemory:
         return len(self) >= batch_size
 
     def _sampleable(self, streams: np.ndarray, logical: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-        return (logical >= first[streams]) & (logical <= last[streams]) & self.has_transition[streams, logical % self.slots_per_stream]
+        return (
+            (logical >= first[streams])
+            & (logical <= last[streams])
+            & self.has_transition[streams, logical % self.slots_per_stream]
+        )
 
-    def _propose_uniform(self, count: int, attempt: int, batch_size: int, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _propose_uniform(
+        self, count: int, attempt: int, batch_size: int, first: np.ndarray, last: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         counts = np.maximum(last - first + 1, 0)
         streams = self.rng.choice(self.num_streams, size=count, p=counts / counts.sum())
         return streams, first[streams] + (self.rng.random(count) * counts[streams]).astype(np.int64)
 
-    def _propose_prioritized(self, count: int, attempt: int, batch_size: int, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _propose_prioritized(
+        self, count: int, attempt: int, batch_size: int, first: np.ndarray, last: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         total = self.priorities.total
         if attempt == 0:  # stratified: one draw from each of batch_size equal slices of the total
             targets = (np.arange(count) + self.rng.random(count)) * total / batch_size
@@ -244,7 +269,9 @@ class ReplayMemory:
                 return streams, logical
         raise RuntimeError("the replay memory holds too few complete transitions to sample from")
 
-    def update_priorities(self, indices: torch.Tensor | np.ndarray, td_errors: torch.Tensor | np.ndarray, epsilon: float = 1e-6) -> None:
+    def update_priorities(
+        self, indices: torch.Tensor | np.ndarray, td_errors: torch.Tensor | np.ndarray, epsilon: float = 1e-6
+    ) -> None:
         """New priorities (|TD error| + epsilon) for the transitions of a prioritized batch."""
         indices = np.asarray(torch.as_tensor(indices).cpu())
         priorities = np.abs(np.asarray(torch.as_tensor(td_errors).detach().float().cpu())) + epsilon
@@ -256,7 +283,9 @@ class ReplayMemory:
     def _stack(self, streams: np.ndarray, logical_ends: np.ndarray) -> torch.Tensor:
         offsets = np.arange(-self.stack_size + 1, 1)
         slots = (logical_ends[:, None] + offsets) % self.slots_per_stream
-        frames = self.frames[torch.as_tensor(streams[:, None]).to(self.storage_device), torch.as_tensor(slots).to(self.storage_device)]
+        frames = self.frames[
+            torch.as_tensor(streams[:, None]).to(self.storage_device), torch.as_tensor(slots).to(self.storage_device)
+        ]
         return frames if self.stacked else frames[:, 0]
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
@@ -277,10 +306,10 @@ class ReplayMemory:
         alive &= recorded
         steps = alive.sum(axis=1)
         last = steps - 1
-        returns = (rewards * alive * self.discount ** offsets).sum(axis=1).astype(np.float32)
+        returns = (rewards * alive * self.discount**offsets).sum(axis=1).astype(np.float32)
         terminated = self.terminated[streams, slots[np.arange(batch_size), last]]
         truncated = self.truncated[streams, slots[np.arange(batch_size), last]]
-        discount = np.where(terminated, 0.0, self.discount ** steps).astype(np.float32)
+        discount = np.where(terminated, 0.0, self.discount**steps).astype(np.float32)
         batch = {
             "state": self._stack(streams, logical),
             "action": torch.as_tensor(self.actions[streams, logical % self.slots_per_stream].astype(np.int64)),
@@ -334,7 +363,9 @@ class ReplayMemory:
         try:
             with np.load(path, allow_pickle=False) as saved:
                 if tuple(saved["frames"].shape) != tuple(self.frames.shape):
-                    raise CheckpointError(f"{path} holds a replay memory of shape {tuple(saved['frames'].shape)}, this run's is {tuple(self.frames.shape)}")
+                    raise CheckpointError(
+                        f"{path} holds a replay memory of shape {tuple(saved['frames'].shape)}, this run's is {tuple(self.frames.shape)}"
+                    )
                 info = json.loads(str(saved["metadata"]))
                 self.frames.copy_(torch.from_numpy(saved["frames"]))
                 for name in self._SAVED_ARRAYS:
@@ -342,7 +373,9 @@ class ReplayMemory:
                 if self.priorities is not None and "priority_tree" in saved:
                     self.priorities.tree[...] = saved["priority_tree"]
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-            raise CheckpointError(f"{path} is not a readable replay memory ({type(error).__name__}); resume without --save-replay to start with an empty one") from error
+            raise CheckpointError(
+                f"{path} is not a readable replay memory ({type(error).__name__}); resume without --save-replay to start with an empty one"
+            ) from error
         restore_numpy_rng(self.rng, info.pop("rng_state"))
         self.max_priority = float(info.pop("max_priority"))
         return info

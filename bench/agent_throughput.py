@@ -36,8 +36,12 @@ def device_name(device: torch.device) -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def filled_replay(capacity: int, num_streams: int, device: torch.device, fill: int, storage_device: str = "cpu") -> ReplayMemory:
-    memory = ReplayMemory(capacity, num_streams, OBSERVATION_SHAPE, device=device, storage_device=storage_device, seed=0)
+def filled_replay(
+    capacity: int, num_streams: int, device: torch.device, fill: int, storage_device: str = "cpu"
+) -> ReplayMemory:
+    memory = ReplayMemory(
+        capacity, num_streams, OBSERVATION_SHAPE, device=device, storage_device=storage_device, seed=0
+    )
     rng = np.random.default_rng(0)
     obs = rng.integers(0, 256, (num_streams, *OBSERVATION_SHAPE), dtype=np.uint8)
     for stream in range(num_streams):
@@ -45,7 +49,14 @@ def filled_replay(capacity: int, num_streams: int, device: torch.device, fill: i
     first = np.zeros(num_streams, bool)
     for _ in range(fill // num_streams):
         done = rng.random(num_streams) < 0.001
-        memory.add_vector_step(rng.integers(0, 6, num_streams), rng.normal(size=num_streams).astype(np.float32), done, np.zeros(num_streams, bool), obs, first)
+        memory.add_vector_step(
+            rng.integers(0, 6, num_streams),
+            rng.normal(size=num_streams).astype(np.float32),
+            done,
+            np.zeros(num_streams, bool),
+            obs,
+            first,
+        )
     return memory
 
 
@@ -74,10 +85,19 @@ def updates_per_second(config: DQNConfig, memory: ReplayMemory, device: torch.de
 def plain_pytorch_updates_per_second(memory: ReplayMemory, device: torch.device, seconds: float) -> float:
     """The reference the README compares against: a CleanRL-style update (an NCHW
     nn.Sequential Nature CNN, PyTorch's default Adam, max-target Q-learning), on the same batches."""
+
     def nature_cnn() -> nn.Sequential:
         return nn.Sequential(
-            nn.Conv2d(4, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, 512), nn.ReLU(), nn.Linear(512, 6),
+            nn.Conv2d(4, 32, 8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(3136, 512),
+            nn.ReLU(),
+            nn.Linear(512, 6),
         ).to(device)
 
     online, target = nature_cnn(), nature_cnn()
@@ -112,16 +132,30 @@ def main() -> None:
 
     memory = filled_replay(1_000_000, 4, device, args.fill)
     print(f"device: {name}")
-    print(f"replay memory at 1M capacity: {memory.bytes_per_transition:,.0f} bytes per transition "
-          f"({memory.nbytes / 1e9:.2f} GB in all; the naive layout of two 4-frame stacks: {2 * np.prod(OBSERVATION_SHAPE) * 1e6 / 1e9:.1f} GB)")
-    print(f"replay sample, batch 32 (CPU storage -> {device.type}): {rate(args.seconds, lambda: memory.sample(32)):,.0f} batches/s")
+    print(
+        f"replay memory at 1M capacity: {memory.bytes_per_transition:,.0f} bytes per transition "
+        f"({memory.nbytes / 1e9:.2f} GB in all; the naive layout of two 4-frame stacks: {2 * np.prod(OBSERVATION_SHAPE) * 1e6 / 1e9:.1f} GB)"
+    )
+    print(
+        f"replay sample, batch 32 (CPU storage -> {device.type}): {rate(args.seconds, lambda: memory.sample(32)):,.0f} batches/s"
+    )
     if device.type == "cuda":
         on_device = filled_replay(1_000_000, 4, device, args.fill, storage_device=str(device))
-        print(f"replay sample, batch 32 (storage on {device.type}): {rate(args.seconds, lambda: on_device.sample(32)):,.0f} batches/s")
-    print(f"gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): {plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]")
-    for label, config in (("Nature CNN (nature preset, RMSprop)", DQNConfig()), ("Nature CNN, Double DQN + Adam (atari preset)", make_config("atari")), ("narrow CNN 16/32/32-256 (pygame preset)", make_config("pygame"))):
+        print(
+            f"replay sample, batch 32 (storage on {device.type}): {rate(args.seconds, lambda: on_device.sample(32)):,.0f} batches/s"
+        )
+    print(
+        f"gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): {plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]"
+    )
+    for label, config in (
+        ("Nature CNN (nature preset, RMSprop)", DQNConfig()),
+        ("Nature CNN, Double DQN + Adam (atari preset)", make_config("atari")),
+        ("narrow CNN 16/32/32-256 (pygame preset)", make_config("pygame")),
+    ):
         config = config.replace(batch_size=32)
-        print(f"gradient updates/s, batch 32, {label}: {updates_per_second(config, memory, device, args.seconds):,.1f}  [{name}]")
+        print(
+            f"gradient updates/s, batch 32, {label}: {updates_per_second(config, memory, device, args.seconds):,.1f}  [{name}]"
+        )
 
 
 if __name__ == "__main__":

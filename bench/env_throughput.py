@@ -106,7 +106,12 @@ def main() -> None:
     rows.append(("single env: our DeepMind pipeline", single_env_frames_per_second(args.game, args.seconds)))
     rows.append(("vector env, 1 env: our pipeline (the default)", vector_frames_per_second(args.game, 1, args.seconds)))
     for num_envs in args.num_envs:
-        rows.append((f"vector env: native AtariVectorEnv, {num_envs} envs", vector_frames_per_second(args.game, num_envs, args.seconds, native_atari=True)))
+        rows.append(
+            (
+                f"vector env: native AtariVectorEnv, {num_envs} envs",
+                vector_frames_per_second(args.game, num_envs, args.seconds, native_atari=True),
+            )
+        )
     print(f"{'path':<48}{'frames/s':>12}{'ratio to raw':>14}")
     for label, rate in rows:
         print(f"{label:<48}{rate:>12,.0f}{rate / raw:>14.2f}")

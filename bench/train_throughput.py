@@ -33,8 +33,12 @@ def arcade_dqn_steps_per_second(game: str, preset: str, num_envs: int, seconds: 
     from training.trainer import Trainer
 
     config = make_config(
-        preset, num_envs=num_envs, replay_capacity=REPLAY_CAPACITY, learning_starts=LEARNING_STARTS,
-        epsilon_decay_steps=LEARNING_STARTS, device="cpu",
+        preset,
+        num_envs=num_envs,
+        replay_capacity=REPLAY_CAPACITY,
+        learning_starts=LEARNING_STARTS,
+        epsilon_decay_steps=LEARNING_STARTS,
+        device="cpu",
     )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(resolve_game(game), config, Path(run_dir))
@@ -89,7 +93,9 @@ def sb3_steps_per_second(python: str, game: str, seconds: float) -> tuple[float,
         return None
     result = subprocess.run(
         [python, "-c", SB3_MEASUREMENT, game, str(seconds), str(REPLAY_CAPACITY), str(LEARNING_STARTS)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     return measured["steps_per_second"], measured["version"]
@@ -100,19 +106,29 @@ def main() -> None:
     parser.add_argument("--game", default="Pong", help="an Atari game (Stable-Baselines3 runs it as ALE/<game>-v5)")
     parser.add_argument("--seconds", type=float, default=30.0, help="timed seconds per figure, after the warm-up")
     parser.add_argument("--sb3-python", default=sys.executable, help="a Python that can import stable_baselines3")
-    parser.add_argument("--rounds", type=int, default=2, help="alternate the runs this many times (the machine is noisy)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="alternate the runs this many times (the machine is noisy)"
+    )
     args = parser.parse_args()
 
     import torch
 
-    print(f"game {args.game}; CPU, {torch.get_num_threads()} threads; Nature CNN, batch 32, one update per 4 agent steps, "
-          f"replay {REPLAY_CAPACITY:,}, {args.seconds:.0f} s timed per figure after {LEARNING_STARTS:,} + 500 warm-up steps")
+    print(
+        f"game {args.game}; CPU, {torch.get_num_threads()} threads; Nature CNN, batch 32, one update per 4 agent steps, "
+        f"replay {REPLAY_CAPACITY:,}, {args.seconds:.0f} s timed per figure after {LEARNING_STARTS:,} + 500 warm-up steps"
+    )
     print(f"{'round':<6} {'trainer':<58} {'agent steps/s':>14}")
     for round_number in range(1, args.rounds + 1):
         sb3 = sb3_steps_per_second(args.sb3_python, args.game, args.seconds)
         rows = [
-            ("arcade-dqn, nature preset (RMSprop), 1 env", arcade_dqn_steps_per_second(args.game, "nature", 1, args.seconds)),
-            ("arcade-dqn, atari preset (Double DQN + Adam), 4 envs", arcade_dqn_steps_per_second(args.game, "atari", 4, args.seconds)),
+            (
+                "arcade-dqn, nature preset (RMSprop), 1 env",
+                arcade_dqn_steps_per_second(args.game, "nature", 1, args.seconds),
+            ),
+            (
+                "arcade-dqn, atari preset (Double DQN + Adam), 4 envs",
+                arcade_dqn_steps_per_second(args.game, "atari", 4, args.seconds),
+            ),
             (f"Stable-Baselines3 {sb3[1] if sb3 else ''} DQN (CnnPolicy, Adam), 1 env", sb3[0] if sb3 else None),
         ]
         for label, value in rows:

@@ -91,7 +91,9 @@ def make_env(
     """
     _check_mode(mode)
     spec = _with_time_limit(resolve_game(game_id), max_episode_steps)
-    env = make_game(spec, render_mode=render_mode, sticky_actions=sticky_actions, noop_max=noop_max, fire_reset=fire_reset)
+    env = make_game(
+        spec, render_mode=render_mode, sticky_actions=sticky_actions, noop_max=noop_max, fire_reset=fire_reset
+    )
     env = EpisodeStatistics(env)
     if mode == "train":
         if spec.family == "atari":
@@ -162,6 +164,13 @@ def list_games() -> list[str]:
 
 
 __all__ = [
-    "GameSpec", "UnknownGameError", "list_games", "make_env", "make_game", "make_vec_env", "resolve_game",
-    "restore_vector_env_state", "vector_env_state",
+    "GameSpec",
+    "UnknownGameError",
+    "list_games",
+    "make_env",
+    "make_game",
+    "make_vec_env",
+    "resolve_game",
+    "restore_vector_env_state",
+    "vector_env_state",
 ]

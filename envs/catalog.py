@@ -89,7 +89,14 @@ for _name, _cls in PIXEL_GAME_CLASSES.items():
 def all_games() -> dict[str, GameSpec]:
     """Every playable game: canonical name -> spec (Atari first, then ours)."""
     atari = {
-        name: GameSpec(name, "atari", frame_skip=ATARI_FRAME_SKIP, max_pool=True, max_episode_steps=MAX_EPISODE_FRAMES // ATARI_FRAME_SKIP, frames_per_second=60)
+        name: GameSpec(
+            name,
+            "atari",
+            frame_skip=ATARI_FRAME_SKIP,
+            max_pool=True,
+            max_episode_steps=MAX_EPISODE_FRAMES // ATARI_FRAME_SKIP,
+            frames_per_second=60,
+        )
         for name in atari_games()
     }
     return {**atari, **OWN_GAME_SPECS}

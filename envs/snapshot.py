@@ -19,8 +19,23 @@ import numpy as np
 import torch
 from ale_py import ALEInterface, ALEState
 
-_SKIPPED = {"env", "observation_space", "action_space", "spec", "metadata", "render_mode", "canvas", "_window", "_clock",
-            "_action_space", "_observation_space", "_metadata", "_cached_spec", "screen", "clock"}
+_SKIPPED = {
+    "env",
+    "observation_space",
+    "action_space",
+    "spec",
+    "metadata",
+    "render_mode",
+    "canvas",
+    "_window",
+    "_clock",
+    "_action_space",
+    "_observation_space",
+    "_metadata",
+    "_cached_spec",
+    "screen",
+    "clock",
+}
 
 
 def _encode(value: Any) -> Any:
@@ -83,7 +98,9 @@ class StatefulEnv(gym.Wrapper):
     def get_state(self) -> list[dict[str, Any]]:
         states = []
         for layer in _layers(self.env):
-            fields = {name: _encode(value) for name, value in vars(layer).items() if name not in _SKIPPED and _is_plain(value)}
+            fields = {
+                name: _encode(value) for name, value in vars(layer).items() if name not in _SKIPPED and _is_plain(value)
+            }
             rng = getattr(layer, "_np_random", None)
             if rng is not None:
                 fields["_np_random_state"] = _encode(rng.bit_generator.state)
@@ -124,7 +141,13 @@ def vector_env_state(env: gym.vector.VectorEnv) -> dict[str, Any] | None:
     wrappers = []
     layer = env
     while isinstance(layer, gym.vector.VectorWrapper):
-        wrappers.append({name: _encode(value) for name, value in vars(layer).items() if name.startswith("_") and isinstance(value, np.ndarray)})
+        wrappers.append(
+            {
+                name: _encode(value)
+                for name, value in vars(layer).items()
+                if name.startswith("_") and isinstance(value, np.ndarray)
+            }
+        )
         layer = layer.env
     return {"games": games, "autoreset": torch.from_numpy(inner._autoreset_envs.copy()), "wrappers": wrappers}
 

@@ -43,7 +43,9 @@ class VectorPipeline(gym.vector.VectorWrapper):
         self._lengths = np.zeros(self.num_envs, dtype=np.int64)
         self._lives = np.zeros(self.num_envs, dtype=np.int64)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
         self._game_over[:] = False
         self._scores[:] = 0.0

@@ -14,14 +14,27 @@ from agent.policy import LinearSchedule, act, act_for_training, epsilon_greedy
 def test_defaults_are_the_nature_papers():
     config = DQNConfig()
     assert (config.discount, config.batch_size, config.replay_capacity) == (0.99, 32, 1_000_000)
-    assert (config.epsilon_start, config.epsilon_end, config.epsilon_decay_steps, config.eval_epsilon) == (1.0, 0.1, 1_000_000, 0.05)
-    assert (config.target_update_period_steps, config.update_period_steps, config.learning_starts) == (10_000, 4, 50_000)
+    assert (config.epsilon_start, config.epsilon_end, config.epsilon_decay_steps, config.eval_epsilon) == (
+        1.0,
+        0.1,
+        1_000_000,
+        0.05,
+    )
+    assert (config.target_update_period_steps, config.update_period_steps, config.learning_starts) == (
+        10_000,
+        4,
+        50_000,
+    )
     assert (config.optimizer, config.learning_rate, config.double_dqn) == ("rmsprop", 2.5e-4, False)
     assert make_config("nature") == config
 
 
 def test_presets_are_chosen_by_game_family():
-    assert preset_for_game("atari") == "atari" and make_config("atari").double_dqn and make_config("atari").optimizer == "adam"
+    assert (
+        preset_for_game("atari") == "atari"
+        and make_config("atari").double_dqn
+        and make_config("atari").optimizer == "adam"
+    )
     assert preset_for_game("pygame") == "pygame" and make_config("pygame").cnn_channels == (16, 32, 32)
     assert preset_for_game("state") == "cartpole" and make_config("cartpole").network == "mlp"
     for name in PRESETS:

@@ -24,7 +24,9 @@ from envs import (
 
 def reference_atari_env(game: str) -> gym.Env:
     env = gym.make(f"ALE/{game}-v5", frameskip=1, repeat_action_probability=0.0, full_action_space=False)
-    env = AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, terminal_on_life_loss=False, grayscale_obs=True)
+    env = AtariPreprocessing(
+        env, noop_max=30, frame_skip=4, screen_size=84, terminal_on_life_loss=False, grayscale_obs=True
+    )
     return FrameStackObservation(env, stack_size=4, padding_type="zero")
 
 
@@ -230,7 +232,9 @@ def test_command_line_lists_games_and_rejects_unknown_ones():
     listed = subprocess.run([sys.executable, "-m", "envs", "--list"], capture_output=True, text=True, check=True)
     names = [line.split("\t")[0] for line in listed.stdout.splitlines()]
     assert {"Pong", "Breakout", "FlappyBird", "Catcher", "Snake", "CartPole"} <= set(names)
-    unknown = subprocess.run([sys.executable, "-m", "envs", "--check", "Pnog"], check=False, capture_output=True, text=True)
+    unknown = subprocess.run(
+        [sys.executable, "-m", "envs", "--check", "Pnog"], check=False, capture_output=True, text=True
+    )
     assert unknown.returncode == 2
     assert unknown.stderr.count("\n") == 1 and "Pong" in unknown.stderr
 

@@ -31,7 +31,9 @@ def test_a_greedy_network_takes_the_argmax_of_the_q_values_it_reports():
     steps = list(episode_steps(env, observation, network, epsilon=0.0, rng=np.random.default_rng(0), device=CPU))
     env.close()
     assert len(steps) == 50 and steps[-1].done
-    assert all(step.q_values.shape == (env.action_space.n,) and step.action == int(np.argmax(step.q_values)) for step in steps)
+    assert all(
+        step.q_values.shape == (env.action_space.n,) and step.action == int(np.argmax(step.q_values)) for step in steps
+    )
 
 
 def test_evaluate_is_reproducible_and_leaves_the_network_in_training_mode():

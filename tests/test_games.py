@@ -102,7 +102,11 @@ def copter_policy(game: Pixelcopter) -> int:
     if block[0] < 40:  # pass the block on the side with more room
         above = block[1] - pixelcopter.CAVE_MARGIN
         below = game.height - pixelcopter.CAVE_MARGIN - (block[1] + pixelcopter.BLOCK_HEIGHT)
-        middle = (pixelcopter.CAVE_MARGIN + block[1]) / 2 if above > below else (block[1] + pixelcopter.BLOCK_HEIGHT + game.height - pixelcopter.CAVE_MARGIN) / 2
+        middle = (
+            (pixelcopter.CAVE_MARGIN + block[1]) / 2
+            if above > below
+            else (block[1] + pixelcopter.BLOCK_HEIGHT + game.height - pixelcopter.CAVE_MARGIN) / 2
+        )
     predicted = game.copter_y + pixelcopter.COPTER_SIZE / 2 + 3 * game.copter_velocity
     return 0 if predicted > middle else 1
 
@@ -130,7 +134,13 @@ def snake_policy(game: Snake) -> int:
     return min(options)[1] if options else 4
 
 
-SCRIPTED = {"Catcher": catcher_policy, "FlappyBird": flappy_policy, "Pixelcopter": copter_policy, "PLEPong": pong_policy, "Snake": snake_policy}
+SCRIPTED = {
+    "Catcher": catcher_policy,
+    "FlappyBird": flappy_policy,
+    "Pixelcopter": copter_policy,
+    "PLEPong": pong_policy,
+    "Snake": snake_policy,
+}
 MARGIN = {"Catcher": 20, "FlappyBird": 5, "Pixelcopter": 5, "PLEPong": 12, "Snake": 8}
 
 
@@ -183,7 +193,12 @@ def test_snake_food_head_and_body_stand_apart_in_the_agents_grayscale_view():
         return int(screen[int(centre[1]), int(centre[0])])
 
     empty = next((x, 0) for x in range(snake.GRID_CELLS) if (x, 0) not in game.body and (x, 0) != game.food)
-    levels = {"background": level(empty), "body": level(game.body[1]), "head": level(game.body[0]), "food": level(game.food)}
+    levels = {
+        "background": level(empty),
+        "body": level(game.body[1]),
+        "head": level(game.body[0]),
+        "food": level(game.food),
+    }
     env.close()
     values = sorted(levels.values())
     assert min(b - a for a, b in itertools.pairwise(values)) >= 40, levels

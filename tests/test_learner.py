@@ -38,7 +38,11 @@ def test_double_dqn_scores_the_online_argmax_with_the_target_network():
 def test_nature_cnn_shapes_and_uint8_input():
     network = NatureCNN(4, 6)
     convs = [m for m in network.convs if isinstance(m, torch.nn.Conv2d)]
-    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [(32, (8, 8), (4, 4)), (64, (4, 4), (2, 2)), (64, (3, 3), (1, 1))]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (32, (8, 8), (4, 4)),
+        (64, (4, 4), (2, 2)),
+        (64, (3, 3), (1, 1)),
+    ]
     assert network.head.advantage[0].out_features == 512
     q = network(torch.randint(0, 255, (2, 4, 84, 84), dtype=torch.uint8))
     assert q.shape == (2, 6) and q.dtype == torch.float32
@@ -51,7 +55,11 @@ def test_nature_cnn_computes_the_plain_nchw_convolutions():
     frames = torch.randint(0, 256, (5, 4, 84, 84), dtype=torch.uint8)
     x = frames.float() / 255.0
     for layer in network.convs:
-        x = torch.nn.functional.conv2d(x.contiguous(), layer.weight, layer.bias, layer.stride) if isinstance(layer, torch.nn.Conv2d) else layer(x)
+        x = (
+            torch.nn.functional.conv2d(x.contiguous(), layer.weight, layer.bias, layer.stride)
+            if isinstance(layer, torch.nn.Conv2d)
+            else layer(x)
+        )
     expected = network.head(x)
     torch.testing.assert_close(network(frames), expected, rtol=1e-4, atol=1e-5)
 

@@ -26,7 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def play(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "play.py"), *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "play.py"), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def untrained_checkpoint(path: Path, game: str) -> Path:
@@ -36,10 +44,17 @@ def untrained_checkpoint(path: Path, game: str) -> Path:
     env = make_env(game)
     shape = env.observation_space.shape
     learner = DQNLearner(build_q_network(config, shape, env.action_space.n), config, torch.device("cpu"))
-    save_checkpoint(path, {
-        "game": spec.name, "family": spec.family, "config": config.to_dict(), "num_actions": int(env.action_space.n),
-        "observation_shape": list(shape), "learner": learner.state_dict(),
-    })
+    save_checkpoint(
+        path,
+        {
+            "game": spec.name,
+            "family": spec.family,
+            "config": config.to_dict(),
+            "num_actions": int(env.action_space.n),
+            "observation_shape": list(shape),
+            "learner": learner.state_dict(),
+        },
+    )
     return path
 
 
@@ -50,8 +65,24 @@ def steps_played(stdout: str) -> list[int]:
 def test_mp4_and_gif_read_back_with_the_right_frames(tmp_path):
     checkpoint = untrained_checkpoint(tmp_path / "catcher.pt", "Catcher")
     mp4, gif = tmp_path / "videos" / "catcher.mp4", tmp_path / "videos" / "catcher.gif"
-    result = play(str(checkpoint), "--headless", "--episodes", "1", "--max-steps", "60", "--scale", "3",
-                  "--record", str(mp4), "--gif", str(gif), "--gif-every", "2", "--gif-scale", "2")
+    result = play(
+        str(checkpoint),
+        "--headless",
+        "--episodes",
+        "1",
+        "--max-steps",
+        "60",
+        "--scale",
+        "3",
+        "--record",
+        str(mp4),
+        "--gif",
+        str(gif),
+        "--gif-every",
+        "2",
+        "--gif-scale",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     [steps] = steps_played(result.stdout)
     assert 10 < steps <= 60  # the step cap, or the untrained agent lost its lives first
@@ -66,7 +97,20 @@ def test_mp4_and_gif_read_back_with_the_right_frames(tmp_path):
 
 def test_gif_is_capped_in_length(tmp_path):
     gif = tmp_path / "short.gif"
-    result = play("--game", "Catcher", "--random", "--headless", "--episodes", "3", "--gif", str(gif), "--gif-every", "1", "--gif-seconds", "1")
+    result = play(
+        "--game",
+        "Catcher",
+        "--random",
+        "--headless",
+        "--episodes",
+        "3",
+        "--gif",
+        str(gif),
+        "--gif-every",
+        "1",
+        "--gif-seconds",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     assert iio.imread(gif, index=None).shape[0] == 15  # 1 second at Catcher's 15 agent steps per second
 
@@ -89,8 +133,25 @@ def test_window_mode_runs_under_the_dummy_driver(tmp_path):
 def test_interrupted_recording_leaves_a_playable_file(tmp_path):
     mp4 = tmp_path / "cut.mp4"
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, str(ROOT / "play.py"), "--game", "Pong", "--random", "--headless", "--episodes", "50", "--record", str(mp4)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "play.py"),
+            "--game",
+            "Pong",
+            "--random",
+            "--headless",
+            "--episodes",
+            "50",
+            "--record",
+            str(mp4),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     partial = tmp_path / "cut.partial.mp4"
     deadline = time.monotonic() + 60
     while not partial.exists() and time.monotonic() < deadline:
@@ -113,8 +174,14 @@ def test_bad_input_gets_one_line_and_exit_code_2(tmp_path):
         "missing checkpoint": ([str(tmp_path / "none.pt"), "--headless"], "no checkpoint at"),
         "foreign checkpoint": ([str(foreign), "--headless"], "not an arcade-dqn checkpoint"),
         "unwritable output": ([str(checkpoint), "--headless", "--record", str(blocker / "x.mp4")], "cannot write"),
-        "unknown video format": ([str(checkpoint), "--headless", "--record", str(tmp_path / "x.avi")], "unknown video format"),
-        "gif with mp4 name": ([str(checkpoint), "--headless", "--gif", str(tmp_path / "x.mp4")], "unknown video format"),
+        "unknown video format": (
+            [str(checkpoint), "--headless", "--record", str(tmp_path / "x.avi")],
+            "unknown video format",
+        ),
+        "gif with mp4 name": (
+            [str(checkpoint), "--headless", "--gif", str(tmp_path / "x.mp4")],
+            "unknown video format",
+        ),
         "unknown game": (["--game", "Brekout", "--random"], "Did you mean Breakout"),
         "wrong game": ([str(checkpoint), "--game", "Pong", "--headless"], "checkpoint of CartPole"),
         "nothing to play": (["--headless"], "give a checkpoint"),

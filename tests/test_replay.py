@@ -48,10 +48,13 @@ class NaiveReplay:
 
 def key(state, action, next_state, terminated, truncated) -> bytes:
     """Frames are random noise, so a transition's frames, action and flags identify it."""
-    return b"".join([
-        np.ascontiguousarray(state).tobytes(), np.ascontiguousarray(next_state).tobytes(),
-        bytes([int(action), int(bool(terminated)), int(bool(truncated))]),
-    ])
+    return b"".join(
+        [
+            np.ascontiguousarray(state).tobytes(),
+            np.ascontiguousarray(next_state).tobytes(),
+            bytes([int(action), int(bool(terminated)), int(bool(truncated))]),
+        ]
+    )
 
 
 def random_episode_streams(memory: ReplayMemory, reference: NaiveReplay, num_steps: int, seed: int) -> None:
@@ -76,7 +79,16 @@ def random_episode_streams(memory: ReplayMemory, reference: NaiveReplay, num_ste
                 next_obs[stream, :-1] = 0
                 episode[stream] += 1
             else:
-                reference.record(stream, obs[stream].copy(), actions[stream], rewards[stream], terminated[stream], truncated[stream], next_obs[stream].copy(), episode[stream])
+                reference.record(
+                    stream,
+                    obs[stream].copy(),
+                    actions[stream],
+                    rewards[stream],
+                    terminated[stream],
+                    truncated[stream],
+                    next_obs[stream].copy(),
+                    episode[stream],
+                )
         memory.add_vector_step(actions, rewards, terminated & ~first, truncated & ~first, next_obs, first)
         first = (terminated | truncated) & ~first
         obs = next_obs
@@ -88,10 +100,19 @@ def sampled(memory: ReplayMemory, batches: int) -> list[tuple[bytes, float, floa
     for _ in range(batches):
         batch = memory.sample(64)
         for i in range(64):
-            samples.append((
-                key(batch["state"][i].numpy(), batch["action"][i], batch["next_state"][i].numpy(), batch["terminated"][i], batch["truncated"][i]),
-                float(batch["reward"][i]), float(batch["discount"][i]),
-            ))
+            samples.append(
+                (
+                    key(
+                        batch["state"][i].numpy(),
+                        batch["action"][i],
+                        batch["next_state"][i].numpy(),
+                        batch["terminated"][i],
+                        batch["truncated"][i],
+                    ),
+                    float(batch["reward"][i]),
+                    float(batch["discount"][i]),
+                )
+            )
     return samples
 
 
@@ -102,17 +123,22 @@ def union(dicts) -> dict:
     return merged
 
 
-@pytest.mark.parametrize("num_streams, n_step, capacity, steps, prioritized", [
-    (1, 1, 10_000, 300, False),     # no wrap-around
-    (1, 1, 200, 900, False),        # wraps several times
-    (3, 1, 300, 700, False),        # several envs side by side, wrapping
-    (2, 3, 10_000, 300, False),     # n-step returns stop at episode ends
-    (3, 3, 240, 700, False),        # n-step and wrap-around together
-    (3, 3, 240, 700, True),         # the same, sampled by priority
-    (2, 1, 10_000, 300, True),
-])
+@pytest.mark.parametrize(
+    "num_streams, n_step, capacity, steps, prioritized",
+    [
+        (1, 1, 10_000, 300, False),  # no wrap-around
+        (1, 1, 200, 900, False),  # wraps several times
+        (3, 1, 300, 700, False),  # several envs side by side, wrapping
+        (2, 3, 10_000, 300, False),  # n-step returns stop at episode ends
+        (3, 3, 240, 700, False),  # n-step and wrap-around together
+        (3, 3, 240, 700, True),  # the same, sampled by priority
+        (2, 1, 10_000, 300, True),
+    ],
+)
 def test_every_sample_is_a_stored_transition(num_streams, n_step, capacity, steps, prioritized):
-    memory = ReplayMemory(capacity, num_streams, (STACK, SIDE, SIDE), n_step=n_step, discount=0.9, seed=1, prioritized=prioritized)
+    memory = ReplayMemory(
+        capacity, num_streams, (STACK, SIDE, SIDE), n_step=n_step, discount=0.9, seed=1, prioritized=prioritized
+    )
     reference = NaiveReplay(n_step, 0.9)
     random_episode_streams(memory, reference, steps, seed=num_streams * 10 + n_step)
     # a stream holds capacity/num_streams frames; after wrapping, older transitions are gone,
@@ -151,7 +177,10 @@ def test_terminal_does_not_bootstrap_and_truncation_does():
     memory.start_episode(0, first_obs)
     memory.add(0, 2, 0.5, False, True, np.full((STACK, SIDE, SIDE), 2, np.uint8))
     batch = memory.sample(200)
-    by_action = {int(a): (float(d), bool(t), bool(u)) for a, d, t, u in zip(batch["action"], batch["discount"], batch["terminated"], batch["truncated"])}
+    by_action = {
+        int(a): (float(d), bool(t), bool(u))
+        for a, d, t, u in zip(batch["action"], batch["discount"], batch["terminated"], batch["truncated"])
+    }
     assert by_action == {1: (0.0, True, False), 2: (pytest.approx(0.99), False, True)}
 
 

@@ -22,15 +22,39 @@ from agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
-    "--set", "learning_starts=200", "--set", "eval_every_steps=300", "--set", "eval_episodes=1",
-    "--set", "eval_max_episode_steps=150", "--set", "checkpoint_every_steps=300", "--set", "log_every_steps=100",
-    "--set", "epsilon_decay_steps=1000", "--set", "target_update_period_steps=250", "--replay-size", "5000", "--quiet",
+    "--set",
+    "learning_starts=200",
+    "--set",
+    "eval_every_steps=300",
+    "--set",
+    "eval_episodes=1",
+    "--set",
+    "eval_max_episode_steps=150",
+    "--set",
+    "checkpoint_every_steps=300",
+    "--set",
+    "log_every_steps=100",
+    "--set",
+    "epsilon_decay_steps=1000",
+    "--set",
+    "target_update_period_steps=250",
+    "--replay-size",
+    "5000",
+    "--quiet",
 ]
 
 
 def train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -54,7 +78,15 @@ def test_short_run_writes_every_artifact(tmp_path, game, num_envs):
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    expected = {"episode/score", "episode/length", "train/loss", "train/mean_q", "train/epsilon", "train/steps_per_second", "eval/mean_score"}
+    expected = {
+        "episode/score",
+        "episode/length",
+        "train/loss",
+        "train/mean_q",
+        "train/epsilon",
+        "train/steps_per_second",
+        "eval/mean_score",
+    }
     assert expected <= tags
     assert [event.step for event in events.Scalars("eval/mean_score")] == [300, 600, 900]
     assert expected <= set(scalars(run_dir))
@@ -67,12 +99,29 @@ def test_short_run_writes_every_artifact(tmp_path, game, num_envs):
         assert checkpoint["game"] == game
     latest = load_checkpoint(run_dir / "latest.pt")
     assert latest["progress"]["agent_step"] == 900
-    assert sorted(path.name for path in run_dir.glob("step_*.pt")) == ["step_000000300.pt", "step_000000600.pt", "step_000000900.pt"]
+    assert sorted(path.name for path in run_dir.glob("step_*.pt")) == [
+        "step_000000300.pt",
+        "step_000000600.pt",
+        "step_000000900.pt",
+    ]
     assert (run_dir / "config.json").is_file()
 
 
-CARTPOLE = ["--game", "CartPole", "--set", "eval_every_steps=1000", "--set", "eval_episodes=2", "--set", "checkpoint_every_steps=1000",
-            "--set", "target_update_period_steps=300", "--set", "log_every_steps=100", "--quiet"]
+CARTPOLE = [
+    "--game",
+    "CartPole",
+    "--set",
+    "eval_every_steps=1000",
+    "--set",
+    "eval_episodes=2",
+    "--set",
+    "checkpoint_every_steps=1000",
+    "--set",
+    "target_update_period_steps=300",
+    "--set",
+    "log_every_steps=100",
+    "--quiet",
+]
 
 
 def test_resume_continues_every_schedule(tmp_path):
@@ -97,8 +146,20 @@ def test_resume_continues_every_schedule(tmp_path):
 
 
 # one Atari game in our pipeline (sticky actions: the emulator's RNG must resume too), a small CNN
-BREAKOUT_ONE_ENV = ["--game", "Breakout", "--preset", "nature", "--sticky-actions", *TINY, "--set", "num_envs=1",
-                    "--set", "cnn_channels=8,16,16", "--set", "hidden_size=64"]
+BREAKOUT_ONE_ENV = [
+    "--game",
+    "Breakout",
+    "--preset",
+    "nature",
+    "--sticky-actions",
+    *TINY,
+    "--set",
+    "num_envs=1",
+    "--set",
+    "cnn_channels=8,16,16",
+    "--set",
+    "hidden_size=64",
+]
 
 
 @pytest.mark.parametrize("game_args, steps", [(CARTPOLE, 2400), (BREAKOUT_ONE_ENV, 1200)], ids=["CartPole", "Breakout"])
@@ -127,8 +188,23 @@ def wait_for(path: Path, timeout: float = 120) -> None:
 def start_training(run_dir: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), "--game", "CartPole", "--steps", "10000000", "--run-dir", str(run_dir), "--quiet", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--game",
+            "CartPole",
+            "--steps",
+            "10000000",
+            "--run-dir",
+            str(run_dir),
+            "--quiet",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
     )
 
 
@@ -147,7 +223,9 @@ def test_sigint_saves_and_exits_cleanly(tmp_path):
 def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     # a checkpoint (and the replay memory) every 20 steps: the process spends most of its time writing them
-    process = start_training(run_dir, "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000")
+    process = start_training(
+        run_dir, "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000"
+    )
     wait_for(run_dir / "latest.pt")
     rng = np.random.default_rng(0)
     for attempt in range(6):
@@ -159,7 +237,9 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tmp_p
         with np.load(run_dir / "replay.npz", allow_pickle=False) as replay:
             assert replay["frames"].shape[0] == 1
         run_dir = run_dir.parent / f"again{attempt}"
-        process = start_training(run_dir, "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000")
+        process = start_training(
+            run_dir, "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000"
+        )
         wait_for(run_dir / "latest.pt")
     process.kill()
     process.wait(timeout=30)
@@ -183,8 +263,25 @@ def test_full_disk_fails_loudly_and_keeps_the_old_checkpoint(tmp_path, monkeypat
 
 def test_non_finite_loss_stops_without_overwriting_a_good_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
-    result = train("--game", "CartPole", "--steps", "5000", "--run-dir", str(run_dir), "--quiet", "--set", "learning_rate=1e30",
-                   "--set", "learning_starts=300", "--set", "checkpoint_every_steps=100", "--set", "log_every_steps=50", "--set", "eval_every_steps=100000")
+    result = train(
+        "--game",
+        "CartPole",
+        "--steps",
+        "5000",
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+        "--set",
+        "learning_rate=1e30",
+        "--set",
+        "learning_starts=300",
+        "--set",
+        "checkpoint_every_steps=100",
+        "--set",
+        "log_every_steps=50",
+        "--set",
+        "eval_every_steps=100000",
+    )
     assert result.returncode == 1
     assert "not finite" in result.stderr or "loss became" in result.stderr
     latest = load_checkpoint(run_dir / "latest.pt")
@@ -192,7 +289,11 @@ def test_non_finite_loss_stops_without_overwriting_a_good_checkpoint(tmp_path):
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +315,10 @@ def bad_inputs(run_dir: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]
     blocker.write_text("not a folder")
     return {
         "unknown game": (["--game", "Pnog"], "Did you mean Pong"),
-        "unwritable run folder": (["--game", "CartPole", "--run-dir", str(blocker / "run")], "cannot write to run folder"),
+        "unwritable run folder": (
+            ["--game", "CartPole", "--run-dir", str(blocker / "run")],
+            "cannot write to run folder",
+        ),
         "missing checkpoint": (["--resume", str(tmp_path / "nothing.pt")], "no checkpoint at"),
         "corrupt checkpoint": (["--resume", str(garbage)], "corrupt"),
         "foreign checkpoint": (["--resume", str(foreign)], "not an arcade-dqn checkpoint"),
@@ -222,7 +326,10 @@ def bad_inputs(run_dir: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]
         "other game": (["--game", "Pong", "--resume", str(run_dir)], "checkpoint of CartPole, not Pong"),
         "unknown override": (["--game", "CartPole", "--set", "learning_rat=1"], "Did you mean learning_rate"),
         "existing run": (["--game", "CartPole", "--run-dir", str(run_dir)], "already holds a run"),
-        "replay too big": (["--game", "CartPole", "--replay-size", "100000000000", "--run-dir", str(tmp_path / "big")], "--replay-size"),
+        "replay too big": (
+            ["--game", "CartPole", "--replay-size", "100000000000", "--run-dir", str(tmp_path / "big")],
+            "--replay-size",
+        ),
     }
 
 
@@ -238,13 +345,23 @@ def test_bad_input_gets_one_line_and_exit_code_2_with_nothing_overwritten(finish
 
 def test_prioritized_n_step_run_trains_and_reweights(tmp_path):
     run_dir = tmp_path / "run"
-    result = train(*CARTPOLE, "--steps", "2500", "--run-dir", str(run_dir), "--save-replay",
-                   "--set", "prioritized_replay=true", "--set", "n_step=3")
+    result = train(
+        *CARTPOLE,
+        "--steps",
+        "2500",
+        "--run-dir",
+        str(run_dir),
+        "--save-replay",
+        "--set",
+        "prioritized_replay=true",
+        "--set",
+        "n_step=3",
+    )
     assert result.returncode == 0, result.stderr
     assert "train/loss" in scalars(run_dir)
     with np.load(run_dir / "replay.npz", allow_pickle=False) as replay:
         tree = replay["priority_tree"]
-    leaves = tree[tree.shape[0] // 2:]
+    leaves = tree[tree.shape[0] // 2 :]
     assert len(np.unique(leaves[leaves > 0])) > 100  # priorities follow TD errors, not one constant
 
 

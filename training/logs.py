@@ -65,9 +65,15 @@ class RunLogger:
             if len(scores) >= 2:
                 width = min(window, len(scores))
                 moving = np.convolve(scores, np.ones(width) / width, mode="valid")
-                axes.plot(frames[width - 1:], moving, color="tab:blue", label=f"moving average ({width} episodes)")
+                axes.plot(frames[width - 1 :], moving, color="tab:blue", label=f"moving average ({width} episodes)")
         if len(eval_scores):
-            axes.plot(eval_steps * self.frames_per_step, eval_scores, "o-", color="tab:orange", label="evaluation (epsilon 0.05)")
+            axes.plot(
+                eval_steps * self.frames_per_step,
+                eval_scores,
+                "o-",
+                color="tab:orange",
+                label="evaluation (epsilon 0.05)",
+            )
         axes.set_xlabel("frames")
         axes.set_ylabel("score")
         axes.set_title(title)

@@ -37,7 +37,10 @@ class ProgressDisplay:
         if now - self._last_line >= self.line_every_seconds:
             self._last_line = now
             left = f" time left {format_seconds(seconds_left)}" if seconds_left is not None else ""
-            print(f"step {step:,}/{self.total_steps:,} " + " ".join(f"{k} {v}" for k, v in fields.items()) + left, flush=True)
+            print(
+                f"step {step:,}/{self.total_steps:,} " + " ".join(f"{k} {v}" for k, v in fields.items()) + left,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -51,7 +54,9 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadline_seconds: float | None = None) -> str:
+def run_training(
+    trainer: Trainer, logger: RunLogger, *, total_steps: int, deadline_seconds: float | None = None
+) -> str:
     """Trains until ``total_steps``, the deadline, or a stop request; saves ``latest.pt``
     on the way out. Returns why it stopped: ``done``, ``time`` or ``interrupted``."""
     config, progress = trainer.config, trainer.progress
@@ -89,7 +94,9 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
                 if latest_metrics is not None:
                     loss = float(latest_metrics["loss"])
                     if not math.isfinite(loss):
-                        raise TrainingError(f"the loss became {loss} at step {step:,}; training stopped and latest.pt was not overwritten. Lower the learning rate (--set learning_rate=...) and resume from the last good checkpoint")
+                        raise TrainingError(
+                            f"the loss became {loss} at step {step:,}; training stopped and latest.pt was not overwritten. Lower the learning rate (--set learning_rate=...) and resume from the last good checkpoint"
+                        )
                     logger.scalar("train/loss", loss, step)
                     logger.scalar("train/mean_q", float(latest_metrics["mean_q"]), step)
                     latest_metrics = None
@@ -99,12 +106,16 @@ def run_training(trainer: Trainer, logger: RunLogger, *, total_steps: int, deadl
                 if deadline_seconds is not None:
                     budget_left = deadline_seconds - (now - started)
                     seconds_left = budget_left if seconds_left is None else min(seconds_left, budget_left)
-                display.update(step, {
-                    "sps": f"{steps_per_second:,.0f}",
-                    "episodes": f"{progress.episodes:,}",
-                    "score": recent,
-                    "eps": f"{trainer.exploration_epsilon():.3f}",
-                }, seconds_left)
+                display.update(
+                    step,
+                    {
+                        "sps": f"{steps_per_second:,.0f}",
+                        "episodes": f"{progress.episodes:,}",
+                        "score": recent,
+                        "eps": f"{trainer.exploration_epsilon():.3f}",
+                    },
+                    seconds_left,
+                )
 
             if step >= progress.next_eval_step:
                 while progress.next_eval_step <= step:

@@ -12,6 +12,7 @@ from typing import Any
 
 def install_stop_handlers(on_first: Callable[[], None]) -> None:
     """Calls ``on_first`` on the first SIGINT/SIGTERM; exits with 130 on the second."""
+
     def handler(signum: int, frame: Any) -> None:
         if getattr(handler, "fired", False):
             print("\nsecond interrupt: exiting now", file=sys.stderr, flush=True)

@@ -93,7 +93,9 @@ class Trainer:
         self.learner.sync_target()
         self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_end, config.epsilon_decay_steps)
         self.action_rng = np.random.default_rng(config.seed + 2)
-        self.progress = Progress(next_eval_step=config.eval_every_steps, next_checkpoint_step=config.checkpoint_every_steps)
+        self.progress = Progress(
+            next_eval_step=config.eval_every_steps, next_checkpoint_step=config.checkpoint_every_steps
+        )
         self.obs: np.ndarray | None = None
         self.recent_scores: list[float] = []
         self.stop_requested = False
@@ -135,7 +137,9 @@ class Trainer:
 
     def save(self, name: str = "latest.pt") -> Path:
         if not self.learner.parameters_are_finite():
-            raise TrainingError("the network's weights are no longer finite (NaN or inf); no checkpoint was written, the last good one is kept. Lower --set learning_rate=... and resume from latest.pt")
+            raise TrainingError(
+                "the network's weights are no longer finite (NaN or inf); no checkpoint was written, the last good one is kept. Lower --set learning_rate=... and resume from latest.pt"
+            )
         path = self.run_dir / name
         save_checkpoint(path, self.checkpoint_state())
         if self.save_replay and name == "latest.pt":
@@ -164,7 +168,9 @@ class Trainer:
         if replay_path is not None and replay_path.is_file():
             saved = self.replay.load(replay_path)
             if saved.get("agent_step") != self.progress.agent_step:
-                print(f"note: {replay_path} is from step {saved.get('agent_step')}, the checkpoint from step {self.progress.agent_step}; the replay memory starts empty")
+                print(
+                    f"note: {replay_path} is from step {saved.get('agent_step')}, the checkpoint from step {self.progress.agent_step}; the replay memory starts empty"
+                )
                 self.replay = self._new_replay()
             else:
                 replay_restored = True
@@ -203,7 +209,9 @@ class Trainer:
         if self.obs is None:
             self._start_envs()
         config, progress = self.config, self.progress
-        actions = act_for_training(self.learner.online, self.obs, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device)
+        actions = act_for_training(
+            self.learner.online, self.obs, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device
+        )
         next_obs, rewards, terminated, truncated, info = self.env.step(actions)
         self.replay.add_vector_step(actions, rewards, terminated, truncated, next_obs, info["first"])
         self.obs = next_obs
@@ -219,7 +227,10 @@ class Trainer:
         if config.target_update_tau >= 1.0 and progress.agent_step // period > progress.last_target_sync_step // period:
             self.learner.sync_target()
             progress.last_target_sync_step = progress.agent_step
-        ended = [(float(info["episode_score"][i]), int(info["episode_length"][i])) for i in np.flatnonzero(info["episode_done"])]
+        ended = [
+            (float(info["episode_score"][i]), int(info["episode_length"][i]))
+            for i in np.flatnonzero(info["episode_done"])
+        ]
         progress.episodes += len(ended)
         self.recent_scores = (self.recent_scores + [score for score, _ in ended])[-100:]
         return ended, metrics

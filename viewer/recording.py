@@ -23,7 +23,9 @@ def check_output_path(path: Path, suffix: str) -> Path:
     """Fails early (before any play) when the path has the wrong format or cannot be written."""
     path = Path(path)
     if path.suffix.lower() != suffix:
-        raise RecordingError(f"{path}: unknown video format {path.suffix or '(none)'!r} for this option; give a file ending in {suffix} ({VIDEO_SUFFIXES[suffix]})")
+        raise RecordingError(
+            f"{path}: unknown video format {path.suffix or '(none)'!r} for this option; give a file ending in {suffix} ({VIDEO_SUFFIXES[suffix]})"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         probe = path.with_name(f".{path.name}.write-test")
@@ -65,8 +67,14 @@ class Mp4Recorder:
         self.scale = scale
         self.frames_written = 0
         self._writer = imageio.get_writer(
-            self.partial, format="FFMPEG", fps=frames_per_second, codec="libx264", pixelformat="yuv420p",
-            macro_block_size=1, quality=8, ffmpeg_log_level="error",
+            self.partial,
+            format="FFMPEG",
+            fps=frames_per_second,
+            codec="libx264",
+            pixelformat="yuv420p",
+            macro_block_size=1,
+            quality=8,
+            ffmpeg_log_level="error",
         )
 
     def add(self, frame: np.ndarray) -> None:
@@ -90,7 +98,9 @@ class Mp4Recorder:
 class GifRecorder:
     """An animated GIF kept small: every ``frame_step``-th frame, scaled, at most ``max_seconds``."""
 
-    def __init__(self, path: Path, frames_per_second: float, *, frame_step: int = 2, scale: int = 1, max_seconds: float = 30.0) -> None:
+    def __init__(
+        self, path: Path, frames_per_second: float, *, frame_step: int = 2, scale: int = 1, max_seconds: float = 30.0
+    ) -> None:
         if frame_step < 1 or scale < 1 or max_seconds <= 0:
             raise RecordingError("--gif-every and --gif-scale must be at least 1 and --gif-seconds positive")
         self.path = Path(path)
@@ -117,7 +127,9 @@ class GifRecorder:
 
         partial = partial_path(self.path)
         try:
-            iio.imwrite(partial, np.stack(self.frames), extension=".gif", duration=round(self.frame_seconds * 1000), loop=0)
+            iio.imwrite(
+                partial, np.stack(self.frames), extension=".gif", duration=round(self.frame_seconds * 1000), loop=0
+            )
             os.replace(partial, self.path)
         finally:
             partial.unlink(missing_ok=True)

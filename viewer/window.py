@@ -33,7 +33,14 @@ def display_available() -> bool:
 class GameWindow:
     """A pygame window; ``show()`` returns False once the user closed it or pressed Esc or q."""
 
-    def __init__(self, title: str, frame_shape: tuple[int, ...], scale: int, action_names: list[str], frames_per_second: float | None) -> None:
+    def __init__(
+        self,
+        title: str,
+        frame_shape: tuple[int, ...],
+        scale: int,
+        action_names: list[str],
+        frames_per_second: float | None,
+    ) -> None:
         pygame.display.init()
         pygame.font.init()
         self.scale = scale
@@ -41,14 +48,18 @@ class GameWindow:
         self.frames_per_second = frames_per_second
         height, width = frame_shape[:2]
         self.game_size = (width * scale, height * scale)
-        self.surface = pygame.display.set_mode((self.game_size[0] + HUD_WIDTH, max(self.game_size[1], 60 + 22 * len(action_names))))
+        self.surface = pygame.display.set_mode(
+            (self.game_size[0] + HUD_WIDTH, max(self.game_size[1], 60 + 22 * len(action_names)))
+        )
         pygame.display.set_caption(title)
         self.font = pygame.font.Font(None, 20)
         self.clock = pygame.time.Clock()
 
     def show(self, frame: np.ndarray, *, episode: int, score: float, q_values: np.ndarray | None, action: int) -> bool:
         for event in pygame.event.get():
-            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q)):
+            if event.type == pygame.QUIT or (
+                event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q)
+            ):
                 return False
         self.surface.fill(BACKGROUND)
         game = pygame.surfarray.make_surface(np.ascontiguousarray(scale_frame(frame, self.scale).swapaxes(0, 1)))

@@ -60,7 +60,9 @@ class PygameGame(gym.Env):
     def get_action_meanings(self) -> list[str]:
         return list(self.action_names)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._new_game()
         self._started = True

@@ -27,7 +27,9 @@ class CartPolePixels(gym.Env):
         self.action_space = self.cartpole.action_space
         self.observation_space = gym.spaces.Box(0, 255, (400, 600, 3), np.uint8)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         _, info = self.cartpole.reset(seed=seed, options=options)
         return self.cartpole.render(), info

@@ -63,7 +63,12 @@ class Pixelcopter(PygameGame):
         if self.copter_y < CAVE_MARGIN or self.copter_y + COPTER_SIZE > self.height - CAVE_MARGIN:
             return True
         for x, top, _ in self.blocks:
-            if x < COPTER_X + COPTER_SIZE and COPTER_X < x + BLOCK_WIDTH and top < self.copter_y + COPTER_SIZE and self.copter_y < top + BLOCK_HEIGHT:
+            if (
+                x < COPTER_X + COPTER_SIZE
+                and COPTER_X < x + BLOCK_WIDTH
+                and top < self.copter_y + COPTER_SIZE
+                and self.copter_y < top + BLOCK_HEIGHT
+            ):
                 return True
         return False
 
