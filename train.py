@@ -8,17 +8,15 @@ Bad input gets a one-line error and exit code 2 before any work starts.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
+from training.cli import UsageError, report_usage_error, require
+
 DEFAULT_CHECKPOINT_ROOT = Path("checkpoints")
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported on one line, exit code 2."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,6 +64,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# the options that set config fields, named in messages about those fields
+OPTION_OF_FIELD = {"total_steps": "--steps", "num_envs": "--num-envs", "replay_capacity": "--replay-size"}
+
+
+def check_replay_holds_a_batch(config, spec) -> None:
+    """A memory too small to ever hold a batch would never update: refuse it."""
+    from agent.replay import smallest_capacity
+
+    smallest = smallest_capacity(config.num_envs, spec.frames_per_observation, config.n_step, config.batch_size)
+    require(
+        config.replay_capacity >= smallest,
+        f"a replay memory of {config.replay_capacity} transitions can never hold a batch of {config.batch_size} "
+        f"with {config.num_envs} env(s) and {config.n_step}-step returns; use --replay-size {smallest} or more",
+    )
+
+
 def check_writable(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +114,8 @@ def resolve_run(args: argparse.Namespace):
         raise UsageError(str(error)) from None
     if resume_state is not None and resume_state["game"] != spec.name:
         raise UsageError(
-            f"{checkpoint_path} is a checkpoint of {resume_state['game']}, not {spec.name}; drop --game or resume a {spec.name} run"
+            f"{checkpoint_path} is a checkpoint of {resume_state['game']}, not {spec.name}; "
+            f"drop --game or resume a {spec.name} run"
         )
 
     if resume_state is not None:
@@ -144,8 +159,11 @@ def resolve_run(args: argparse.Namespace):
         if frozen:
             raise UsageError(f"cannot change {', '.join(sorted(frozen))} when resuming; start a new run instead")
     config = config.replace(**changes)
-    if config.num_envs < 1:
-        raise UsageError("--num-envs must be at least 1")
+    try:
+        config.validate(OPTION_OF_FIELD)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    check_replay_holds_a_batch(config, spec)
     if spec.family == "state" and config.network != "mlp":
         raise UsageError(f"{spec.name} gives a vector state: use --preset cartpole or --set network=mlp")
     if spec.pixels and config.network != "nature_cnn":
@@ -156,8 +174,7 @@ def resolve_run(args: argparse.Namespace):
         resolve_device(config.device)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    if args.hours is not None and args.hours <= 0:
-        raise UsageError("--hours must be positive")
+    require(args.hours is None or args.hours > 0, "--hours must be positive")
 
     if resume_state is not None:
         run_dir = args.run_dir or checkpoint_path.parent
@@ -171,13 +188,31 @@ def resolve_run(args: argparse.Namespace):
     return spec, config, run_dir, resume_state
 
 
+def write_failure_message(error: OSError, run_dir: Path) -> str:
+    """One line for a failed write outside a checkpoint (the checkpoints stay whole)."""
+    what = "no space left on the device" if error.errno == errno.ENOSPC else (error.strerror or str(error))
+    return (
+        f"could not write the logs of {run_dir}: {what}; its checkpoints are intact. "
+        f"Free some space and resume with: python train.py --resume {run_dir}"
+    )
+
+
+def close_quietly(logger) -> None:
+    """Closes the logs; on a full disk their last lines are lost, and the error was reported already."""
+    if logger is None:
+        return
+    try:
+        logger.close()
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         spec, config, run_dir, resume_state = resolve_run(args)
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_usage_error(error)
 
     from agent.checkpoint import CheckpointError, atomic_write
     from training.logs import RunLogger
@@ -188,18 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trainer = Trainer(spec, config, run_dir, save_replay=args.save_replay)
     except TrainingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_usage_error(error)
     if resume_state is not None:
         try:
-            trainer.restore(resume_state, run_dir / REPLAY_FILE if args.save_replay else None)
+            notes = trainer.restore(resume_state, run_dir / REPLAY_FILE if args.save_replay else None)
         except CheckpointError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    atomic_write(
-        run_dir / "config.json",
-        lambda file: file.write(json.dumps({"game": spec.name, **config.to_dict()}, indent=2).encode()),
-    )
+            trainer.close()
+            return report_usage_error(error)
+        for note in notes:
+            print(f"note: {note}", flush=True)
     print(
         f"{'resuming' if resume_state else 'training'} {spec.name} on {trainer.device} in run folder {run_dir}",
         flush=True,
@@ -216,15 +248,23 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     install_stop_handlers(request_stop)
-    logger = RunLogger(run_dir, frames_per_step=spec.frame_skip)
     deadline = args.hours * 3600 if args.hours is not None else None
+    logger = None
     try:
+        atomic_write(
+            run_dir / "config.json",
+            lambda file: file.write(json.dumps({"game": spec.name, **config.to_dict()}, indent=2).encode()),
+        )
+        logger = RunLogger(run_dir, frames_per_step=spec.frame_skip)
         reason = run_training(trainer, logger, total_steps=config.total_steps, deadline_seconds=deadline)
     except (TrainingError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a log file could not be written (a full disk, a lost mount)
+        print(f"error: {write_failure_message(error, run_dir)}", file=sys.stderr)
+        return 1
     finally:
-        logger.close()
+        close_quietly(logger)
         trainer.close()
     step = trainer.progress.agent_step
     best = trainer.progress.best_eval_score
@@ -244,5 +284,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     sys.exit(main())

@@ -10,6 +10,7 @@ leaves the previous checkpoint whole.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import pickle
 import tempfile
@@ -54,7 +55,8 @@ def atomic_write(path: Path, write: Any) -> None:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(error, OSError) and error.errno == errno.ENOSPC:
             raise CheckpointError(
-                f"no space left on the device while saving {path}; the previous checkpoint is intact. Free some disk space or use --run-dir on another disk"
+                f"no space left on the device while saving {path}; the previous checkpoint is intact. "
+                "Free some disk space or use --run-dir on another disk"
             ) from error
         if isinstance(error, OSError):
             raise CheckpointError(
@@ -64,8 +66,14 @@ def atomic_write(path: Path, write: Any) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Writes ``state`` (tensors and plain values) atomically, tagged with the format."""
-    atomic_write(Path(path), lambda file: torch.save({"format": CHECKPOINT_FORMAT, **state}, file))
+    """Writes ``state`` (tensors and plain values) atomically, tagged with the format.
+
+    torch's zip writer turns a failed write (a full disk) into a ``RuntimeError`` raised while
+    it closes the archive, so it writes into memory and the file gets the finished bytes: a
+    full disk is then an ``OSError`` of our own write, reported as such."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
+    atomic_write(Path(path), lambda file: file.write(buffer.getbuffer()))
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -77,17 +85,20 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         )
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
-            f"{path} is corrupt or not a PyTorch checkpoint (not a zip archive); use another checkpoint, e.g. the run's latest.pt or a step_*.pt"
+            f"{path} is corrupt or not a PyTorch checkpoint (not a zip archive); "
+            "use another checkpoint, e.g. the run's latest.pt or a step_*.pt"
         )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise CheckpointError(
-            f"{path} holds pickled Python objects, which arcade-dqn refuses to load (only tensors and plain values are safe); it is not an arcade-dqn checkpoint"
+            f"{path} holds pickled Python objects, which arcade-dqn refuses to load "
+            "(only tensors and plain values are safe); it is not an arcade-dqn checkpoint"
         ) from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         raise CheckpointError(
-            f"{path} is corrupt or not a PyTorch checkpoint ({type(error).__name__}); use another checkpoint, e.g. the run's latest.pt"
+            f"{path} is corrupt or not a PyTorch checkpoint ({type(error).__name__}); "
+            "use another checkpoint, e.g. the run's latest.pt"
         ) from error
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an arcade-dqn checkpoint (no '{CHECKPOINT_FORMAT}' format tag)")

@@ -100,6 +100,41 @@ class DQNConfig:
     """Periodic checkpoints kept besides ``latest.pt`` and ``best.pt``."""
     log_every_steps: int = 1_000
 
+    def validate(self, names: dict[str, str] | None = None) -> None:
+        """Raises ``ValueError`` naming the first field whose value cannot work (``names``
+        maps fields to the options a user typed, e.g. ``total_steps`` -> ``--steps``)."""
+        names = names or {}
+        at_least_one = (
+            "total_steps", "num_envs", "hidden_size", "replay_capacity", "batch_size", "n_step",
+            "update_period_steps", "target_update_period_steps", "epsilon_decay_steps", "eval_every_steps",
+            "eval_episodes", "eval_max_episode_steps", "checkpoint_every_steps", "log_every_steps",
+        )  # fmt: skip
+        rules: list[tuple[str, bool, str]] = [(name, getattr(self, name) >= 1, "at least 1") for name in at_least_one]
+        rules += [
+            ("learning_starts", self.learning_starts >= 0, "0 or more"),
+            ("keep_checkpoints", self.keep_checkpoints >= 0, "0 or more"),
+            ("discount", 0.0 <= self.discount <= 1.0, "between 0 and 1"),
+            ("target_update_tau", 0.0 < self.target_update_tau <= 1.0, "above 0 and at most 1"),
+            ("learning_rate", self.learning_rate > 0, "positive"),
+            ("optimizer_eps", self.optimizer_eps > 0, "positive"),
+            ("huber_delta", self.huber_delta > 0, "positive"),
+            ("max_grad_norm", self.max_grad_norm >= 0, "0 (off) or more"),
+            ("priority_alpha", self.priority_alpha >= 0, "0 or more"),
+            ("priority_beta", 0.0 <= self.priority_beta <= 1.0, "between 0 and 1"),
+            ("rmsprop_alpha", 0.0 <= self.rmsprop_alpha < 1.0, "at least 0 and below 1"),
+            ("optimizer", self.optimizer in ("rmsprop", "adam"), "rmsprop or adam"),
+            ("network", self.network in ("nature_cnn", "mlp"), "nature_cnn or mlp"),
+            ("cnn_channels", len(self.cnn_channels) == 3 and min(self.cnn_channels) >= 1, "three positive numbers"),
+            ("mlp_hidden_sizes", all(size >= 1 for size in self.mlp_hidden_sizes), "positive numbers"),
+        ]
+        rules += [
+            (name, 0.0 <= getattr(self, name) <= 1.0, "between 0 and 1")
+            for name in ("epsilon_start", "epsilon_end", "eval_epsilon")
+        ]
+        for name, holds, wanted in rules:
+            if not holds:
+                raise ValueError(f"{names.get(name, name)} must be {wanted}, got {getattr(self, name)!r}")
+
     def replace(self, **changes: Any) -> DQNConfig:
         return dataclasses.replace(self, **changes)
 

@@ -71,6 +71,12 @@ class SumTree:
         return nodes - self.leaf_start
 
 
+def smallest_capacity(num_streams: int, stack_size: int, n_step: int, batch_size: int) -> int:
+    """The smallest capacity whose full memory always holds a batch: each stream keeps a
+    stack's frames, the n-step look-ahead and its share of the batch."""
+    return num_streams * (stack_size + n_step + -(-batch_size // num_streams))
+
+
 class ReplayMemory:
     """Uniform (or prioritized) replay over ``num_streams`` single-frame rings.
 

@@ -12,14 +12,13 @@ import dataclasses
 from typing import Literal
 
 import gymnasium as gym
-from gymnasium.wrappers import TimeLimit
 
 from envs.atari import NOOP_MAX, STICKY_ACTION_PROBABILITY, make_atari_env, rom_id
 from envs.catalog import PIXEL_GAME_CLASSES, GameSpec, UnknownGameError, all_games, resolve_game
-from envs.episode import ClipReward, EpisodeStatistics, LifeLossTerminal
+from envs.episode import ClipReward, EpisodeStatistics, EpisodeTimeLimit, LifeLossTerminal
 from envs.pixels import PixelPipeline
-from envs.snapshot import StatefulEnv, restore_vector_env_state, vector_env_state
-from envs.vector import VectorPipeline, make_atari_vector_env
+from envs.snapshot import GameStateError, from_checkpoint, to_checkpoint
+from envs.vector import SerialVectorEnv, VectorPipeline, make_atari_vector_env
 
 Mode = Literal["train", "eval"]
 MODES = ("train", "eval")
@@ -40,8 +39,9 @@ def make_game(
 ) -> gym.Env:
     """The game with its observation pipeline and time limit, but real rewards and no life loss."""
     if spec.family == "state":
-        return gym.make(spec.gym_id, render_mode=render_mode, max_episode_steps=spec.max_episode_steps)
-    if spec.family == "atari":
+        # the bare env: gym.make's checking wrappers hold no game state, and the time limit is ours
+        pipeline = gym.make(spec.gym_id, render_mode=render_mode).unwrapped
+    elif spec.family == "atari":
         pipeline = make_atari_env(
             spec.name,
             render_mode=render_mode,
@@ -54,7 +54,7 @@ def make_game(
         game = PIXEL_GAME_CLASSES[spec.name](render_mode=render_mode)
         pipeline = PixelPipeline(game, frame_skip=spec.frame_skip, max_pool=spec.max_pool)
     # The cap counts agent steps after the reset no-ops, as ale-py's native vector env does.
-    return TimeLimit(pipeline, max_episode_steps=spec.max_episode_steps)
+    return EpisodeTimeLimit(pipeline, max_episode_steps=spec.max_episode_steps)
 
 
 def _with_time_limit(spec: GameSpec, max_episode_steps: int | None) -> GameSpec:
@@ -107,7 +107,7 @@ def make_env(
 
 def _make_game_thunk(spec: GameSpec, sticky_actions: bool):
     def thunk() -> gym.Env:
-        return StatefulEnv(make_game(spec, sticky_actions=sticky_actions))
+        return make_game(spec, sticky_actions=sticky_actions)
 
     return thunk
 
@@ -127,10 +127,10 @@ def make_vec_env(
 
     Atari games run in ale-py's native C++ vector env (its threads do the whole pipeline)
     when ``native_atari``, the default from 2 envs; a single Atari game runs our Python
-    pipeline in a ``SyncVectorEnv`` instead, which is a little faster for one env
+    pipeline in a ``SerialVectorEnv`` instead, which is a little faster for one env
     (``bench/env_throughput.py``) and can save its game for an exact resume. Other games run
-    in gymnasium's vector envs (subprocesses when ``asynchronous``, the default for more than
-    one env of a pixel game).
+    in a ``SerialVectorEnv`` too, or in gymnasium's subprocess vector env when
+    ``asynchronous`` (the default for more than one env of a pixel game).
     """
     _check_mode(mode)
     if num_envs < 1:
@@ -153,8 +153,10 @@ def make_vec_env(
         if asynchronous is None:
             asynchronous = num_envs > 1 and spec.pixels
         thunks = [_make_game_thunk(spec, sticky_actions) for _ in range(num_envs)]
-        vector_class = gym.vector.AsyncVectorEnv if asynchronous else gym.vector.SyncVectorEnv
-        vector = vector_class(thunks, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+        if asynchronous:
+            vector = gym.vector.AsyncVectorEnv(thunks, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+        else:
+            vector = SerialVectorEnv(thunks)
     return VectorPipeline(vector, clip_rewards=mode == "train", life_loss_terminal=mode == "train")
 
 
@@ -165,12 +167,13 @@ def list_games() -> list[str]:
 
 __all__ = [
     "GameSpec",
+    "GameStateError",
     "UnknownGameError",
+    "from_checkpoint",
     "list_games",
     "make_env",
     "make_game",
     "make_vec_env",
     "resolve_game",
-    "restore_vector_env_state",
-    "vector_env_state",
+    "to_checkpoint",
 ]

@@ -44,7 +44,7 @@ def strip_atari_id(game_id: str) -> str:
     return re.sub(r"^ALE/|-v\d+$|NoFrameskip|Deterministic", "", game_id.strip())
 
 
-class AtariResetActions(gym.Wrapper):
+class AtariResetActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Up to ``noop_max`` random no-ops at reset, then FIRE for games that wait for it.
 
     Runs on the frame-by-frame env, below the frame skip, exactly as the reference
@@ -52,7 +52,8 @@ class AtariResetActions(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, *, noop_max: int = NOOP_MAX, fire_reset: bool = True) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, noop_max=noop_max, fire_reset=fire_reset)
+        gym.Wrapper.__init__(self, env)
         self.noop_max = noop_max
         meanings = env.unwrapped.get_action_meanings()
         self.fire_reset = fire_reset and len(meanings) >= 3 and meanings[1] == "FIRE"
@@ -69,6 +70,12 @@ class AtariResetActions(gym.Wrapper):
             if terminated or truncated:
                 obs, info = self.env.reset()
         return obs, info
+
+    def get_state(self) -> dict[str, Any]:
+        return {}  # settings only; the no-op draws come from the game's RNG, saved with it
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        pass
 
 
 def make_atari_env(
@@ -89,6 +96,6 @@ def make_atari_env(
         repeat_action_probability=STICKY_ACTION_PROBABILITY if sticky_actions else 0.0,
         full_action_space=False,
         render_mode=render_mode,
-    )
+    ).unwrapped  # gym.make's checking wrappers hold no game state; ours say theirs (envs/snapshot.py)
     env = AtariResetActions(env, noop_max=noop_max, fire_reset=fire_reset)
     return PixelPipeline(env, frame_skip=frame_skip, max_pool=True)

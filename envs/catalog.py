@@ -18,6 +18,7 @@ import gymnasium as gym
 
 from envs.atari import ATARI_FRAME_SKIP, MAX_EPISODE_FRAMES, atari_games, strip_atari_id
 from envs.games import PYGAME_GAMES, CartPolePixels
+from envs.pixels import FRAME_STACK
 
 GameFamily = Literal["atari", "pygame", "state"]
 
@@ -63,6 +64,11 @@ class GameSpec:
     @property
     def pixels(self) -> bool:
         return self.family != "state"
+
+    @property
+    def frames_per_observation(self) -> int:
+        """Frames stacked in one observation (a vector state is one)."""
+        return FRAME_STACK if self.pixels else 1
 
 
 # Our games move a few pixels per frame; a skip of 2 keeps control fine-grained while halving

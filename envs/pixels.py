@@ -15,6 +15,9 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
+FRAME_STACK = 4  # frames in one observation, as in the paper
+SCREEN_SIZE = 84
+
 
 def to_grayscale(screen: np.ndarray) -> np.ndarray:
     """Return a 2-D uint8 grayscale screen (a colour screen is converted, gray passes)."""
@@ -28,7 +31,7 @@ def resize_screen(screen: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(screen, (size, size), interpolation=cv2.INTER_AREA)
 
 
-class PixelPipeline(gym.Wrapper):
+class PixelPipeline(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Frame skip with max over the last two frames, grayscale, resize and frame stack.
 
     Args:
@@ -46,10 +49,13 @@ class PixelPipeline(gym.Wrapper):
         *,
         frame_skip: int = 4,
         max_pool: bool = True,
-        screen_size: int = 84,
-        stack_size: int = 4,
+        screen_size: int = SCREEN_SIZE,
+        stack_size: int = FRAME_STACK,
     ) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(
+            self, frame_skip=frame_skip, max_pool=max_pool, screen_size=screen_size, stack_size=stack_size
+        )
+        gym.Wrapper.__init__(self, env)
         if frame_skip < 1:
             raise ValueError(f"frame_skip must be at least 1, got {frame_skip}")
         self.frame_skip = frame_skip
@@ -68,6 +74,12 @@ class PixelPipeline(gym.Wrapper):
         screen, info = self.env.reset(**kwargs)
         self._stack.fill(0)
         return self._push(to_grayscale(screen)), info
+
+    def get_state(self) -> dict[str, Any]:
+        return {"stack": self._stack.copy()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._stack[...] = state["stack"]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         total_reward = 0.0

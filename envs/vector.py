@@ -19,14 +19,74 @@ A lost life in train mode sets ``terminated`` but the game goes on, so the next 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from envs.episode import ScoreBook, clip_rewards, lives_lost
+from envs.snapshot import game_state, set_game_state
+
+
+class SerialVectorEnv(gym.vector.VectorEnv):
+    """Games stepped one after another in this process, in next-step autoreset mode, like
+    gymnasium's ``SyncVectorEnv``, but able to say exactly where every game stands:
+    ``get_state()`` / ``set_state()`` (each game's own state, and which games reset on the
+    next step), for an exact resume of training."""
+
+    metadata: dict[str, Any] = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}  # noqa: RUF012
+
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]]) -> None:
+        self.envs = [make() for make in env_fns]
+        self.num_envs = len(self.envs)
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self._resets_next_step = np.zeros(self.num_envs, dtype=bool)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        seeds = [None] * self.num_envs if seed is None else [seed + index for index in range(self.num_envs)]
+        observations, infos = [], {}
+        for index, (env, env_seed) in enumerate(zip(self.envs, seeds)):
+            observation, info = env.reset(seed=env_seed, options=options)
+            observations.append(observation)
+            infos = self._add_info(infos, info, index)
+        self._resets_next_step[:] = False
+        return np.stack(observations), infos
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        observations, infos = [], {}
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        for index, (env, action) in enumerate(zip(self.envs, actions)):
+            if self._resets_next_step[index]:
+                observation, info = env.reset()
+            else:
+                observation, rewards[index], terminated[index], truncated[index], info = env.step(action)
+            observations.append(observation)
+            infos = self._add_info(infos, info, index)
+        self._resets_next_step = terminated | truncated
+        return np.stack(observations), rewards, terminated, truncated, infos
+
+    def get_state(self) -> dict[str, Any]:
+        return {"games": [game_state(env) for env in self.envs], "resets_next_step": self._resets_next_step.copy()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        for env, saved in zip(self.envs, state["games"], strict=True):
+            set_game_state(env, saved)
+        self._resets_next_step[:] = state["resets_next_step"]
+
+    def close_extras(self, **kwargs: Any) -> None:
+        for env in self.envs:
+            env.close()
+
 
 class VectorPipeline(gym.vector.VectorWrapper):
-    """Episode bookkeeping, life-loss terminals and reward clipping for a vector env.
+    """Episode bookkeeping, life-loss terminals and reward clipping for a vector env (the
+    rules of ``envs/episode.py``).
 
     Args:
         env: a vector env in next-step autoreset mode whose rewards are the real game rewards.
@@ -39,43 +99,35 @@ class VectorPipeline(gym.vector.VectorWrapper):
         self.clip_rewards = clip_rewards
         self.life_loss_terminal = life_loss_terminal
         self._game_over = np.zeros(self.num_envs, dtype=bool)
-        self._scores = np.zeros(self.num_envs, dtype=np.float64)
-        self._lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self._book = ScoreBook(self.num_envs)
         self._lives = np.zeros(self.num_envs, dtype=np.int64)
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
         self._game_over[:] = False
-        self._scores[:] = 0.0
-        self._lengths[:] = 0
+        self._book.start()
         self._lives[:] = info.get("lives", 0)
         return obs, {**info, "first": np.ones(self.num_envs, dtype=bool)}
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(np.asarray(actions, dtype=np.int64))
         first = self._game_over.copy()
-        reward = np.asarray(reward, dtype=np.float32)
-        game_over = (np.asarray(terminated) | np.asarray(truncated)) & ~first
-        terminated = np.asarray(terminated, dtype=bool) & ~first
-        truncated = np.asarray(truncated, dtype=bool) & ~first
-
-        self._scores[first] = 0.0
-        self._lengths[first] = 0
         playing = ~first
-        self._scores[playing] += reward[playing]
-        self._lengths[playing] += 1
-        episode_score = np.where(game_over, self._scores, 0.0)
-        episode_length = np.where(game_over, self._lengths, 0)
+        reward = np.asarray(reward, dtype=np.float32)
+        terminated = np.asarray(terminated, dtype=bool) & playing
+        truncated = np.asarray(truncated, dtype=bool) & playing
+        game_over = terminated | truncated
 
+        self._book.start(first)
+        self._book.record(reward, playing)
+        episode_score, episode_length = self._book.finished(game_over)
         if "lives" in info:
             lives = np.asarray(info["lives"], dtype=np.int64)
             if self.life_loss_terminal:
-                terminated = terminated | (playing & (lives < self._lives) & (lives > 0))
+                terminated = terminated | (playing & lives_lost(self._lives, lives))
             self._lives = lives
         if self.clip_rewards:
-            reward = np.sign(reward)
+            reward = clip_rewards(reward)
         self._game_over = game_over
         info = {
             **info,
@@ -85,6 +137,30 @@ class VectorPipeline(gym.vector.VectorWrapper):
             "episode_length": episode_length,
         }
         return obs, reward, terminated, truncated, info
+
+    @property
+    def saves_state(self) -> bool:
+        """Whether ``get_state()`` can capture the games in progress (``SerialVectorEnv``
+        only: ale-py's native vector env and subprocess envs keep their games to themselves)."""
+        return isinstance(self.env, SerialVectorEnv)
+
+    def get_state(self) -> dict[str, Any] | None:
+        """Where every game stands, or ``None`` where the env below cannot say."""
+        if not self.saves_state:
+            return None
+        return {
+            "env": self.env.get_state(),
+            "game_over": self._game_over.copy(),
+            "lives": self._lives.copy(),
+            "scores": self._book.get_state(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Puts every game back where ``get_state`` found it (after a ``reset()``)."""
+        self.env.set_state(state["env"])
+        self._game_over[:] = state["game_over"]
+        self._lives[:] = state["lives"]
+        self._book.set_state(state["scores"])
 
 
 def make_atari_vector_env(

@@ -12,14 +12,19 @@ import pytest
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
 from envs import (
+    GameStateError,
     UnknownGameError,
+    from_checkpoint,
     list_games,
     make_env,
+    make_game,
     make_vec_env,
     resolve_game,
-    restore_vector_env_state,
-    vector_env_state,
+    to_checkpoint,
 )
+from envs.games import PYGAME_GAMES
+from envs.snapshot import game_state, set_game_state
+from envs.vector import SerialVectorEnv
 
 
 def reference_atari_env(game: str) -> gym.Env:
@@ -252,7 +257,7 @@ def test_a_saved_game_state_continues_exactly_in_a_new_env(game):
     original.reset(seed=0)
     for action in actions[:60]:
         original.step(action)
-    saved = vector_env_state(original)
+    saved = to_checkpoint(original.get_state())  # as a checkpoint holds it
     assert saved is not None
 
     def play_on(env):
@@ -261,7 +266,7 @@ def test_a_saved_game_state_continues_exactly_in_a_new_env(game):
     expected = play_on(original)
     restored = new_env()
     restored.reset(seed=99)
-    restore_vector_env_state(restored, saved)
+    restored.set_state(from_checkpoint(saved))
     got = play_on(restored)
     for want, have in zip(expected, got):
         np.testing.assert_array_equal(have[0], want[0])  # observations
@@ -277,5 +282,92 @@ def test_native_atari_vector_env_is_used_from_two_envs():
     from ale_py.vector_env import AtariVectorEnv
 
     assert isinstance(make_vec_env("Pong", 2).env, AtariVectorEnv)
-    assert isinstance(make_vec_env("Pong", 1).env, gym.vector.SyncVectorEnv)
+    assert isinstance(make_vec_env("Pong", 1).env, SerialVectorEnv)
     assert isinstance(make_vec_env("Pong", 1, native_atari=True).env, AtariVectorEnv)
+
+
+@pytest.mark.parametrize("game", ["Breakout", "SpaceInvaders", "Catcher"])
+def test_single_and_vector_train_envs_give_the_same_transitions(game):
+    """One home for life loss, clipping and scores: the single train-mode env and the vector
+    env (our pipeline) agree step for step, across lost lives and whole games."""
+    spec = resolve_game(game)
+    single = make_env(game, mode="train", seed=7, max_episode_steps=400)
+    vector = make_vec_env(game, 1, mode="train", native_atari=False, max_episode_steps=400)
+    vector_obs, _ = vector.reset(seed=7)
+    single_obs, _ = single.reset(seed=7)
+    np.testing.assert_array_equal(vector_obs[0], single_obs)
+    actions = np.random.default_rng(3).integers(0, single.action_space.n, size=1500)
+    life_losses = games_over = 0
+    for action in actions:
+        single_obs, single_reward, single_terminated, single_truncated, info = single.step(action)
+        vector_obs, vector_reward, vector_terminated, vector_truncated, vector_info = vector.step(np.array([action]))
+        np.testing.assert_array_equal(vector_obs[0], single_obs)
+        assert (vector_reward[0], vector_terminated[0], vector_truncated[0]) == (
+            single_reward, single_terminated, single_truncated
+        )
+        assert vector_info["episode_done"][0] == ("episode_score" in info)
+        if "episode_score" in info:
+            assert vector_info["episode_score"][0] == info["episode_score"]
+            assert vector_info["episode_length"][0] == info["episode_length"]
+        if single_terminated or single_truncated:
+            game_over = bool(vector_info["episode_done"][0])
+            single_obs, _ = single.reset()
+            if game_over:  # the vector env starts the next game on its next step
+                vector_obs, *_, first_info = vector.step(np.array([0]))
+                assert first_info["first"][0]
+                games_over += 1
+            else:
+                life_losses += 1
+            np.testing.assert_array_equal(vector_obs[0], single_obs)
+    if spec.family == "atari":
+        assert life_losses > 0, "the actions should lose lives"
+    assert games_over > 0, "the actions should end whole games"
+
+
+FAMILY_EXAMPLES = ["Pong", "CartPole", "Catcher", "CartPolePixels"]
+
+
+@pytest.mark.parametrize("game", FAMILY_EXAMPLES)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_gymnasium_env_checker_passes_on_every_family(game, mode):
+    from gymnasium.utils.env_checker import check_env
+
+    env = make_env(game, mode=mode)
+    check_env(env, skip_render_check=True)
+    assert env.spec is None or env.spec.additional_wrappers  # every wrapper recorded its arguments
+
+
+@pytest.mark.parametrize("game", ["Breakout", "CartPole", "CartPolePixels", *PYGAME_GAMES])
+def test_every_shipped_game_round_trips_its_state(game):
+    spec = resolve_game(game)
+    actions = np.random.default_rng(2).integers(0, 2, size=120)
+    original = make_game(spec, sticky_actions=True)
+    original.reset(seed=4)
+    for action in actions[:40]:
+        *_, terminated, truncated, _ = original.step(action)
+        if terminated or truncated:
+            original.reset()
+    saved = from_checkpoint(to_checkpoint(game_state(original)))
+    copy = make_game(spec, sticky_actions=True)
+    copy.reset(seed=123)
+    set_game_state(copy, saved)
+    for action in actions[40:]:
+        want, have = original.step(action), copy.step(action)
+        np.testing.assert_array_equal(have[0], want[0])
+        assert have[1:4] == want[1:4]
+        if want[2] or want[3]:
+            np.testing.assert_array_equal(copy.reset()[0], original.reset()[0])
+
+
+def test_a_game_whose_state_is_not_plain_says_so_instead_of_losing_it():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Ball:
+        x: float
+
+    catcher = PYGAME_GAMES["Catcher"]()
+    catcher.reset(seed=0)
+    catcher.ball = Ball(3.0)
+    with pytest.raises(GameStateError, match=r"Catcher\.ball holds a Ball"):
+        game_state(catcher)

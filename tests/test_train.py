@@ -136,8 +136,13 @@ def test_resume_continues_every_schedule(tmp_path):
     assert "resuming CartPole" in resumed.stdout
     final = load_checkpoint(run_dir / "latest.pt")
     assert final["progress"]["agent_step"] == 3200
-    assert final["learner"]["updates_done"] == 3200 - 1000 + 1  # one update per step after learning_starts
+    # one update per step after learning_starts (1000); the replay memory was not saved, so the
+    # resumed run refills it for learning_starts steps before updating again (no burst after)
+    assert "refill" in resumed.stdout
+    assert final["learner"]["updates_done"] == (1500 - 1000 + 1) + (3200 - 2500 + 1)
     logged = scalars(run_dir)
+    loss_steps = [step for step, _ in logged["train/loss"]]
+    assert not [step for step in loss_steps if 1500 < step < 2500] and 2500 in loss_steps
     assert [step for step, _ in logged["eval/mean_score"]] == [1000, 2000, 3000]  # no evaluation skipped or repeated
     epsilon = dict(logged["train/epsilon"])
     assert epsilon[1600] == pytest.approx(1.0 - 0.98 * 1600 / 10_000)  # the schedule went on from 1500
@@ -245,20 +250,91 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tmp_p
     process.wait(timeout=30)
 
 
-def test_full_disk_fails_loudly_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
-    path = tmp_path / "latest.pt"
-    save_checkpoint(path, {"weights": torch.ones(3)})
-    before = path.read_bytes()
+# Runs in its own mount namespace: a 3 MB tmpfs is the run folder; once two checkpoints are
+# written, a filler file takes every byte left, and training goes on until its next write fails.
+FULL_DISK_SCRIPT = r"""
+mount -t tmpfs -o size=3m tmpfs "$DISK" || exit 97
+"$PYTHON" "$TRAIN" --game CartPole --steps 20000 --run-dir "$DISK/run" --quiet \
+    --set checkpoint_every_steps=500 --set eval_every_steps=100000 --set log_every_steps=100 \
+    >"$OUT/stdout" 2>"$OUT/stderr" &
+pid=$!
+while [ ! -f "$DISK/run/step_000001000.pt" ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done
+dd if=/dev/zero of="$DISK/filler" bs=64k 2>/dev/null
+df -k "$DISK" | tail -1 >"$OUT/df"
+wait $pid
+echo $? >"$OUT/exit"
+cp "$DISK/run/latest.pt" "$OUT/latest.pt"
+ls -a "$DISK/run" >"$OUT/listing"
+"""
 
-    def disk_full(obj, file, *args, **kwargs):
-        file.write(b"x" * 1000)
-        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(CheckpointError, match="no space left.*previous checkpoint is intact"):
-        save_checkpoint(path, {"weights": torch.zeros(3)})
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary file left behind
+def in_own_mount_namespace(script: str) -> list[str] | None:
+    """The command that runs ``script`` where it may mount a tmpfs: a new mount namespace
+    (as root), or a user namespace too (as anyone else); ``None`` where neither works."""
+    commands = [["unshare", "--mount", "--propagation", "private"], ["unshare", "--map-root-user", "--mount"]]
+    for prefix in commands if os.geteuid() == 0 else commands[1:]:
+        probe = subprocess.run(
+            [*prefix, "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt && umount /mnt"],
+            check=False,
+            capture_output=True,
+        )
+        if probe.returncode == 0:
+            return [*prefix, "sh", "-c", script]
+    return None
+
+
+def test_a_real_full_disk_gives_one_line_and_keeps_the_last_checkpoint(tmp_path):
+    command = in_own_mount_namespace(FULL_DISK_SCRIPT)
+    if command is None:
+        pytest.skip("no tmpfs can be mounted here: neither a mount namespace nor a user namespace is allowed")
+    disk, out = tmp_path / "disk", tmp_path / "out"
+    disk.mkdir()
+    out.mkdir()
+    env = {**os.environ, "DISK": str(disk), "OUT": str(out), "PYTHON": sys.executable, "TRAIN": str(ROOT / "train.py")}
+    subprocess.run(command, check=True, timeout=300, cwd=ROOT, env=env)
+    assert int(out.joinpath("df").read_text().split()[3]) < 64  # the filesystem really was full (KB left)
+    stderr = out.joinpath("stderr").read_text()
+    assert out.joinpath("exit").read_text().strip() == "1", stderr
+    assert "Traceback" not in stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: ") and "no space left" in stderr, stderr
+    assert "intact" in stderr
+    kept = load_checkpoint(out / "latest.pt")  # the last good checkpoint, whole
+    assert kept["progress"]["agent_step"] >= 1000 and kept["progress"]["agent_step"] % 500 == 0
+    assert not [name for name in out.joinpath("listing").read_text().split() if name.endswith(".tmp")]
+
+
+SAVE_ON_A_FULL_DISK = """
+import os, sys, torch
+from agent.checkpoint import CheckpointError, save_checkpoint
+path = sys.argv[1] + "/latest.pt"
+save_checkpoint(path, {"weights": torch.ones(1000)})
+disk = os.statvfs(sys.argv[1])
+with open(sys.argv[1] + "/filler", "wb") as filler:  # all but 300 KB: the disk fills up mid-checkpoint
+    filler.write(bytes(disk.f_bavail * disk.f_frsize - 300_000))
+try:
+    save_checkpoint(path, {"weights": torch.zeros(3_000_000)})  # 12 MB
+except CheckpointError as error:
+    print(error)
+"""
+
+
+def test_a_checkpoint_saved_on_a_real_full_disk_is_refused_and_the_old_one_kept(tmp_path):
+    """A disk that fills up during the write: torch's zip writer alone would raise a bare
+    RuntimeError ("unexpected pos") here."""
+    script = 'mount -t tmpfs -o size=1m tmpfs "$DISK" || exit 97; "$PYTHON" -c "$CODE" "$DISK" >"$OUT/said"; '
+    script += 'cp "$DISK/latest.pt" "$OUT/"; ls -a "$DISK" >"$OUT/listing"'
+    command = in_own_mount_namespace(script)
+    if command is None:
+        pytest.skip("no tmpfs can be mounted here: neither a mount namespace nor a user namespace is allowed")
+    disk, out = tmp_path / "disk", tmp_path / "out"
+    disk.mkdir()
+    out.mkdir()
+    env = {**os.environ, "DISK": str(disk), "OUT": str(out), "PYTHON": sys.executable, "CODE": SAVE_ON_A_FULL_DISK}
+    subprocess.run(command, check=True, timeout=120, cwd=ROOT, env=env)
+    said = out.joinpath("said").read_text()
+    assert "no space left on the device" in said and "previous checkpoint is intact" in said
+    assert torch.equal(load_checkpoint(out / "latest.pt")["weights"], torch.ones(1000))
+    assert sorted(out.joinpath("listing").read_text().split()) == [".", "..", "filler", "latest.pt"]
 
 
 def test_non_finite_loss_stops_without_overwriting_a_good_checkpoint(tmp_path):

@@ -4,6 +4,7 @@ PNG (episode score against frames with a moving average, and evaluation means)."
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +19,11 @@ class RunLogger:
 
         self.run_dir = Path(run_dir)
         self.frames_per_step = frames_per_step
+        # TensorBoard writes from its own thread: a failed write there (a full disk) would only
+        # print a traceback and lose the logs silently, so it is caught and raised here instead
+        self._writer_error: OSError | None = None
+        self._previous_excepthook = threading.excepthook
+        threading.excepthook = self._catch_writer_error
         self.writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
         self.csv_path = self.run_dir / "scalars.csv"
         new_file = not self.csv_path.exists()
@@ -26,17 +32,33 @@ class RunLogger:
         if new_file:
             self._csv.writerow(["wall_time", "step", "tag", "value"])
 
+    def _catch_writer_error(self, args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, OSError) and type(args.thread).__module__.startswith("tensorboard"):
+            self._writer_error = args.exc_value
+        else:
+            self._previous_excepthook(args)
+
+    def _raise_writer_error(self) -> None:
+        if self._writer_error is not None:
+            raise self._writer_error
+
     def scalar(self, tag: str, value: float, step: int) -> None:
+        self._raise_writer_error()
         self.writer.add_scalar(tag, value, step)
         self._csv.writerow([f"{time.time():.3f}", step, tag, f"{float(value):.6g}"])
 
     def flush(self) -> None:
         self.writer.flush()
         self._csv_file.flush()
+        self._raise_writer_error()
 
     def close(self) -> None:
-        self.writer.close()
-        self._csv_file.close()
+        try:
+            self.writer.close()
+            self._csv_file.close()
+        finally:
+            threading.excepthook = self._previous_excepthook
+        self._raise_writer_error()
 
     def read_scalars(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
         """Steps and values of one tag, from the CSV (so a resumed run plots its whole history)."""

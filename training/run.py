@@ -12,6 +12,8 @@ import numpy as np
 from training.logs import RunLogger
 from training.trainer import Trainer, TrainingError
 
+SCORE_SHOWN_OVER_GAMES = 20  # the progress line's score: the mean of this many latest games
+
 
 class ProgressDisplay:
     """A live tqdm bar on a terminal; one plain line every ``line_every_seconds`` otherwise."""
@@ -59,13 +61,11 @@ def run_training(
 ) -> str:
     """Trains until ``total_steps``, the deadline, or a stop request; saves ``latest.pt``
     on the way out. Returns why it stopped: ``done``, ``time`` or ``interrupted``."""
-    config, progress = trainer.config, trainer.progress
+    progress, schedule = trainer.progress, trainer.schedule
     started = time.monotonic()
     wall_at_start = progress.wall_seconds
     display = ProgressDisplay(total_steps, progress.agent_step)
-    rate_clock, rate_steps = time.monotonic(), progress.agent_step
-    steps_per_second = 0.0
-    next_log_step = progress.agent_step + config.log_every_steps
+    rate = StepRate(progress.agent_step)
     reason = "done"
     latest_metrics = None  # of the newest update: with one env, most steps run none
     try:
@@ -73,8 +73,7 @@ def run_training(
             if trainer.stop_requested:
                 reason = "interrupted"
                 break
-            elapsed = time.monotonic() - started
-            if deadline_seconds is not None and elapsed >= deadline_seconds:
+            if deadline_seconds is not None and time.monotonic() - started >= deadline_seconds:
                 reason = "time"
                 break
             ended, metrics = trainer.train_step()
@@ -84,55 +83,19 @@ def run_training(
                 logger.scalar("episode/score", score, step)
                 logger.scalar("episode/length", length, step)
 
-            if step >= next_log_step:
-                next_log_step = step + config.log_every_steps
-                now = time.monotonic()
-                steps_per_second = (step - rate_steps) / max(now - rate_clock, 1e-9)
-                rate_clock, rate_steps = now, step
-                logger.scalar("train/epsilon", trainer.exploration_epsilon(), step)
-                logger.scalar("train/steps_per_second", steps_per_second, step)
-                if latest_metrics is not None:
-                    loss = float(latest_metrics["loss"])
-                    if not math.isfinite(loss):
-                        raise TrainingError(
-                            f"the loss became {loss} at step {step:,}; training stopped and latest.pt was not overwritten. Lower the learning rate (--set learning_rate=...) and resume from the last good checkpoint"
-                        )
-                    logger.scalar("train/loss", loss, step)
-                    logger.scalar("train/mean_q", float(latest_metrics["mean_q"]), step)
-                    latest_metrics = None
-                recent = f"{np.mean(trainer.recent_scores[-20:]):.1f}" if trainer.recent_scores else "-"
-                steps_left = total_steps - step
-                seconds_left = steps_left / steps_per_second if steps_per_second > 0 else None
+            due = schedule.take_due()
+            if due.log:
+                steps_per_second = rate.measure(step)
+                log_training(logger, trainer, latest_metrics, steps_per_second)
+                latest_metrics = None
+                seconds_left = (total_steps - step) / steps_per_second if steps_per_second > 0 else None
                 if deadline_seconds is not None:
-                    budget_left = deadline_seconds - (now - started)
+                    budget_left = deadline_seconds - (time.monotonic() - started)
                     seconds_left = budget_left if seconds_left is None else min(seconds_left, budget_left)
-                display.update(
-                    step,
-                    {
-                        "sps": f"{steps_per_second:,.0f}",
-                        "episodes": f"{progress.episodes:,}",
-                        "score": recent,
-                        "eps": f"{trainer.exploration_epsilon():.3f}",
-                    },
-                    seconds_left,
-                )
-
-            if step >= progress.next_eval_step:
-                while progress.next_eval_step <= step:
-                    progress.next_eval_step += config.eval_every_steps
-                scores = trainer.evaluate()
-                mean = float(np.mean(scores))
-                logger.scalar("eval/mean_score", mean, step)
-                logger.scalar("eval/std_score", float(np.std(scores)), step)
-                if mean > progress.best_eval_score:
-                    progress.best_eval_score = mean
-                    trainer.save("best.pt")
-                logger.plot_learning_curve(f"{trainer.spec.name}: DQN")
-                logger.flush()
-
-            if step >= progress.next_checkpoint_step:
-                while progress.next_checkpoint_step <= step:
-                    progress.next_checkpoint_step += config.checkpoint_every_steps
+                display.update(step, status_fields(trainer, steps_per_second), seconds_left)
+            if due.evaluate:
+                evaluate_and_keep_best(trainer, logger)
+            if due.checkpoint:
                 progress.wall_seconds = wall_at_start + time.monotonic() - started
                 trainer.keep_periodic_copy(trainer.save("latest.pt"))
                 logger.flush()
@@ -145,3 +108,56 @@ def run_training(
     logger.plot_learning_curve(f"{trainer.spec.name}: DQN")
     logger.flush()
     return reason
+
+
+class StepRate:
+    """Agent steps per second since the last measurement."""
+
+    def __init__(self, step: int) -> None:
+        self.clock, self.step = time.monotonic(), step
+
+    def measure(self, step: int) -> float:
+        now = time.monotonic()
+        rate = (step - self.step) / max(now - self.clock, 1e-9)
+        self.clock, self.step = now, step
+        return rate
+
+
+def log_training(logger: RunLogger, trainer: Trainer, metrics: dict | None, steps_per_second: float) -> None:
+    """The periodic training scalars; stops the run on a non-finite loss."""
+    step = trainer.progress.agent_step
+    logger.scalar("train/epsilon", trainer.exploration_epsilon(), step)
+    logger.scalar("train/steps_per_second", steps_per_second, step)
+    if metrics is None:
+        return
+    loss = float(metrics["loss"])
+    if not math.isfinite(loss):
+        raise TrainingError(
+            f"the loss became {loss} at step {step:,}; training stopped and latest.pt was not overwritten. "
+            "Lower the learning rate (--set learning_rate=...) and resume from the last good checkpoint"
+        )
+    logger.scalar("train/loss", loss, step)
+    logger.scalar("train/mean_q", float(metrics["mean_q"]), step)
+
+
+def status_fields(trainer: Trainer, steps_per_second: float) -> dict[str, str]:
+    recent = trainer.recent_scores[-SCORE_SHOWN_OVER_GAMES:]
+    return {
+        "sps": f"{steps_per_second:,.0f}",
+        "episodes": f"{trainer.progress.episodes:,}",
+        "score": f"{np.mean(recent):.1f}" if recent else "-",
+        "eps": f"{trainer.exploration_epsilon():.3f}",
+    }
+
+
+def evaluate_and_keep_best(trainer: Trainer, logger: RunLogger) -> None:
+    progress = trainer.progress
+    scores = trainer.evaluate()
+    mean = float(np.mean(scores))
+    logger.scalar("eval/mean_score", mean, progress.agent_step)
+    logger.scalar("eval/std_score", float(np.std(scores)), progress.agent_step)
+    if mean > progress.best_eval_score:
+        progress.best_eval_score = mean
+        trainer.save("best.pt")
+    logger.plot_learning_curve(f"{trainer.spec.name}: DQN")
+    logger.flush()

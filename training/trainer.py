@@ -8,9 +8,8 @@ is the paper's: one gradient update per ``update_period_steps`` agent steps.
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +22,21 @@ from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
 from agent.policy import LinearSchedule, act_for_training
 from agent.replay import ReplayMemory
-from envs import GameSpec, make_vec_env, restore_vector_env_state, vector_env_state
+from envs import GameSpec, from_checkpoint, make_vec_env, to_checkpoint
 from training.evaluation import evaluate
+from training.schedule import Progress, Schedule
 
 REPLAY_FILE = "replay.npz"
+# Each random stream of a run is seeded from config.seed plus its own offset, so they differ.
+REPLAY_SEED_OFFSET = 1
+ACTION_SEED_OFFSET = 2
+EVAL_SEED_OFFSET = 10_000  # evaluation games: this plus the agent step, never a training game's seed
+RESET_SEEDS_PER_RUN = 1_000  # training games start from seed * this + the number of games played
+RECENT_SCORES_KEPT = 100
 
 
 class TrainingError(Exception):
     """Training cannot go on (diverged, or cannot start); the message says what to do."""
-
-
-@dataclass
-class Progress:
-    """Counters a resume restores, so every schedule continues where it stopped."""
-
-    agent_step: int = 0
-    episodes: int = 0
-    last_target_sync_step: int = 0
-    next_eval_step: int = 0
-    next_checkpoint_step: int = 0
-    best_eval_score: float = -math.inf
-    wall_seconds: float = 0.0
 
 
 def available_memory_bytes() -> int | None:
@@ -82,20 +75,23 @@ class Trainer:
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.env = make_vec_env(spec.name, config.num_envs, mode="train", sticky_actions=config.sticky_actions)
-        self.observation_shape = tuple(self.env.single_observation_space.shape)
-        self.num_actions = int(self.env.single_action_space.n)
-        # frames are stored as uint8, vector states (CartPole) as float32
-        self.observation_dtype = torch.uint8 if len(self.observation_shape) == 3 else torch.float32
-        check_replay_fits(config, self.observation_shape, self.observation_dtype.itemsize)
-        self.replay = self._new_replay()
+        try:
+            self.observation_shape = tuple(self.env.single_observation_space.shape)
+            self.num_actions = int(self.env.single_action_space.n)
+            # frames are stored as uint8, vector states (CartPole) as float32
+            self.observation_dtype = torch.uint8 if len(self.observation_shape) == 3 else torch.float32
+            check_replay_fits(config, self.observation_shape, self.observation_dtype.itemsize)
+            self.replay = self._new_replay()
+        except BaseException:
+            self.env.close()  # a refused memory must not leave the env (and its processes) behind
+            raise
         network = build_q_network(config, self.observation_shape, self.num_actions)
         self.learner = DQNLearner(network, config, self.device)
         self.learner.sync_target()
         self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_end, config.epsilon_decay_steps)
-        self.action_rng = np.random.default_rng(config.seed + 2)
-        self.progress = Progress(
-            next_eval_step=config.eval_every_steps, next_checkpoint_step=config.checkpoint_every_steps
-        )
+        self.action_rng = np.random.default_rng(config.seed + ACTION_SEED_OFFSET)
+        self.progress = Schedule.new_progress(config)
+        self.schedule = Schedule(config, self.progress)
         self.obs: np.ndarray | None = None
         self.recent_scores: list[float] = []
         self.stop_requested = False
@@ -111,7 +107,7 @@ class Trainer:
             n_step=config.n_step,
             device=self.device,
             storage_device=self.device if config.replay_on_device else "cpu",
-            seed=config.seed + 1,
+            seed=config.seed + REPLAY_SEED_OFFSET,
             prioritized=config.prioritized_replay,
             priority_alpha=config.priority_alpha,
             priority_beta=config.priority_beta,
@@ -131,7 +127,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "recent_scores": list(self.recent_scores),
             # the games in progress, where the vector env can give their state (exact resume)
-            "env_state": vector_env_state(self.env) if self.obs is not None else None,
+            "env_state": to_checkpoint(self.env.get_state()) if self.obs is not None else None,
             "observation": torch.from_numpy(self.obs.copy()) if self.obs is not None else None,
         }
 
@@ -158,9 +154,13 @@ class Trainer:
         for old in sorted(self.run_dir.glob("step_*.pt"))[: -self.config.keep_checkpoints or None]:
             old.unlink(missing_ok=True)
 
-    def restore(self, state: dict[str, Any], replay_path: Path | None = None) -> None:
+    def restore(self, state: dict[str, Any], replay_path: Path | None = None) -> list[str]:
+        """Puts the run back where ``state`` (and the saved replay memory, if given) left it;
+        returns notes for the user on what could not be restored exactly."""
+        notes = []
         self.learner.load_state_dict(state["learner"])
         self.progress = Progress(**state["progress"])
+        self.schedule = Schedule(self.config, self.progress)
         restore_numpy_rng(self.action_rng, state["action_rng"])
         torch.set_rng_state(state["torch_rng"])
         self.recent_scores = [float(score) for score in state["recent_scores"]]
@@ -168,26 +168,35 @@ class Trainer:
         if replay_path is not None and replay_path.is_file():
             saved = self.replay.load(replay_path)
             if saved.get("agent_step") != self.progress.agent_step:
-                print(
-                    f"note: {replay_path} is from step {saved.get('agent_step')}, the checkpoint from step {self.progress.agent_step}; the replay memory starts empty"
+                notes.append(
+                    f"{replay_path} is from step {saved.get('agent_step')}, the checkpoint from step "
+                    f"{self.progress.agent_step}; the replay memory starts empty"
                 )
                 self.replay = self._new_replay()
             else:
                 replay_restored = True
+        if not replay_restored and self.progress.agent_step >= self.schedule.updates_start_step:
+            refill = self.config.learning_starts
+            self.schedule.refill_before_updating(refill, self.learner.updates_done)
+            notes.append(
+                f"the replay memory starts empty: the agent plays {refill:,} steps (learning_starts) to refill it "
+                "before updates go on (--save-replay keeps the memory across a resume)"
+            )
         if state.get("env_state") is not None and state.get("observation") is not None:
             self.env.reset(seed=self.config.seed)
-            restore_vector_env_state(self.env, state["env_state"])
+            self.env.set_state(from_checkpoint(state["env_state"]))
             self.obs = state["observation"].numpy().copy()
             if not replay_restored:
                 for stream in range(self.config.num_envs):
                     self.replay.start_episode(stream, self.obs[stream])
         else:
-            print("note: the games in progress could not be saved for this env; the resumed run starts new games")
+            notes.append("the games in progress could not be saved for this env; the resumed run starts new games")
+        return notes
 
     # -- the loop ---------------------------------------------------------------------
     def _start_envs(self) -> None:
         resets = self.progress.episodes  # a resumed run reseeds its games differently
-        self.obs, _ = self.env.reset(seed=self.config.seed * 1000 + resets)
+        self.obs, _ = self.env.reset(seed=self.config.seed * RESET_SEEDS_PER_RUN + resets)
         for stream in range(self.config.num_envs):
             self.replay.start_episode(stream, self.obs[stream])
 
@@ -197,11 +206,9 @@ class Trainer:
         return 1.0 if step < self.config.learning_starts else self.epsilon(step)
 
     def _updates_due(self) -> int:
-        config = self.config
-        if self.progress.agent_step < config.learning_starts or not self.replay.can_sample(config.batch_size):
+        if not self.replay.can_sample(self.config.batch_size):
             return 0
-        wanted = (self.progress.agent_step - config.learning_starts) // config.update_period_steps + 1
-        return max(wanted - self.learner.updates_done, 0)
+        return self.schedule.updates_due(self.learner.updates_done)
 
     def train_step(self) -> tuple[list[tuple[float, int]], dict[str, torch.Tensor] | None]:
         """One vector step and the updates it makes due; returns the games that ended
@@ -223,16 +230,14 @@ class Trainer:
             metrics = self.learner.update(batch)
             if config.prioritized_replay:
                 self.replay.update_priorities(batch["index"], metrics["td_error"])
-        period = config.target_update_period_steps
-        if config.target_update_tau >= 1.0 and progress.agent_step // period > progress.last_target_sync_step // period:
+        if self.schedule.take_target_sync():
             self.learner.sync_target()
-            progress.last_target_sync_step = progress.agent_step
         ended = [
             (float(info["episode_score"][i]), int(info["episode_length"][i]))
             for i in np.flatnonzero(info["episode_done"])
         ]
         progress.episodes += len(ended)
-        self.recent_scores = (self.recent_scores + [score for score, _ in ended])[-100:]
+        self.recent_scores = (self.recent_scores + [score for score, _ in ended])[-RECENT_SCORES_KEPT:]
         return ended, metrics
 
     def evaluate(self) -> list[float]:
@@ -242,7 +247,7 @@ class Trainer:
             self.spec.name,
             episodes=config.eval_episodes,
             epsilon=config.eval_epsilon,
-            seed=config.seed + 10_000 + self.progress.agent_step,
+            seed=config.seed + EVAL_SEED_OFFSET + self.progress.agent_step,
             device=self.device,
             max_episode_steps=config.eval_max_episode_steps,
             sticky_actions=config.sticky_actions,

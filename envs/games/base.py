@@ -23,6 +23,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 # The SDL variables above must be set before pygame is imported.
 import pygame
 
+from envs.snapshot import plain_fields, rng_from_state, rng_state
+
 BACKGROUND = (20, 20, 30)
 WINDOW_SCALE = 4
 
@@ -34,6 +36,11 @@ class PygameGame(gym.Env):
     width: ClassVar[int] = 64
     height: ClassVar[int] = 64
     action_names: ClassVar[tuple[str, ...]] = ()
+
+    # what the base class holds besides the game itself (screens, spaces, the RNG saved apart)
+    _NOT_GAME_STATE: ClassVar[frozenset[str]] = frozenset(
+        {"render_mode", "action_space", "observation_space", "spec", "canvas", "_window", "_clock", "_np_random", "_np_random_seed"}
+    )
 
     def __init__(self, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -73,6 +80,16 @@ class PygameGame(gym.Env):
             raise RuntimeError("call reset() before step()")
         reward, game_over = self._advance(int(action))
         return self._frame(), float(reward), bool(game_over), False, {}
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything the game in progress is made of, for an exact resume: the game's own
+        fields (plain values; ``GameStateError`` names a field that is not) and its RNG."""
+        return {"fields": plain_fields(self, self._NOT_GAME_STATE), "np_random": rng_state(self.np_random)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        for name, value in state["fields"].items():
+            setattr(self, name, value)
+        self.np_random = rng_from_state(state["np_random"])
 
     def _frame(self) -> np.ndarray:
         self.canvas.fill(BACKGROUND)

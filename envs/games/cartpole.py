@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.games import base  # noqa: F401  (sets the headless SDL driver before CartPole renders)
+from envs.snapshot import layer_state, set_layer_state
 
 
 class CartPolePixels(gym.Env):
@@ -40,6 +41,12 @@ class CartPolePixels(gym.Env):
 
     def render(self) -> np.ndarray | None:
         return self.cartpole.render() if self.render_mode == "rgb_array" else None
+
+    def get_state(self) -> dict[str, Any]:
+        return layer_state(self.cartpole)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        set_layer_state(self.cartpole, state)
 
     def get_action_meanings(self) -> list[str]:
         return ["LEFT", "RIGHT"]
