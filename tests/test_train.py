@@ -5,7 +5,6 @@ Runs go through the real command line in subprocesses with tiny budgets.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import signal
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from agent.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -406,6 +405,10 @@ def bad_inputs(run_dir: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]
             ["--game", "CartPole", "--replay-size", "100000000000", "--run-dir", str(tmp_path / "big")],
             "--replay-size",
         ),
+        "negative steps": (["--game", "CartPole", "--steps", "-5"], "--steps must be at least 1"),
+        "replay too small for a batch": (["--game", "Pong", "--replay-size", "10"], "use --replay-size 52 or more"),
+        "bad config value": (["--game", "CartPole", "--set", "discount=1.5"], "discount must be between 0 and 1"),
+        "resume with bad steps": (["--resume", str(run_dir), "--steps", "0"], "--steps must be at least 1"),
     }
 
 
@@ -417,6 +420,18 @@ def test_bad_input_gets_one_line_and_exit_code_2_with_nothing_overwritten(finish
         assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, (label, result.stderr)
         assert message in result.stderr, (label, result.stderr)
     assert digest(finished_cartpole_run) == before
+
+
+def test_the_smallest_replay_size_offered_does_train(tmp_path):
+    """The refusal above names the smallest memory that works: at that size a run updates."""
+    run_dir = tmp_path / "run"
+    result = train(
+        "--game", "CartPole", "--steps", "600", "--replay-size", "66", "--run-dir", str(run_dir), "--quiet",
+        "--set", "learning_starts=100", "--set", "log_every_steps=100",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(scalars(run_dir)["train/loss"]) >= 4  # CartPole: batch 64, 1 env, 1 frame, 1 step -> 66
+    assert train("--game", "CartPole", "--replay-size", "65", "--run-dir", str(tmp_path / "r2")).returncode == 2
 
 
 def test_prioritized_n_step_run_trains_and_reweights(tmp_path):
