@@ -4,7 +4,9 @@
     python play.py RUN/best.pt --headless --record videos/pong.mp4 --gif videos/pong.gif
     python play.py --game Breakout --random        # preview a game with a random policy
 
-Bad input gets a one-line error and exit code 2.
+Games are played as the run's evaluations were (its eval_epsilon, eval_max_episode_steps and
+sticky actions) unless --epsilon or --max-steps say otherwise. Bad input gets a one-line error
+and exit code 2, before anything is played.
 """
 
 from __future__ import annotations
@@ -15,9 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class UsageError(Exception):
-    """Bad command-line input: reported on one line, exit code 2."""
+from training.cli import UsageError, report_usage_error, require
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,10 +29,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--random", action="store_true", help="play a uniformly random policy (no checkpoint needed)")
     parser.add_argument("--episodes", type=int, default=3, help="games to play (default 3)")
     parser.add_argument(
-        "--epsilon", type=float, default=0.05, help="chance of a random action (default 0.05, as in evaluation)"
+        "--epsilon", type=float, help="chance of a random action (default: the run's eval_epsilon, 0.05 in the paper)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-steps", type=int, help="cut each game after this many agent steps")
+    parser.add_argument(
+        "--max-steps", type=int, help="cut each game after this many agent steps (default: the run's evaluation cap)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--headless", action="store_true", help="no window (implied when there is no display)")
     parser.add_argument("--scale", type=int, default=3, help="window and MP4 scale, nearest neighbour (default 3)")
@@ -48,43 +50,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_player(args: argparse.Namespace):
-    """(game spec, network or None, device) from the checkpoint or --game --random."""
-    from agent.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_path
-    from agent.network import network_from_checkpoint, resolve_device
-    from envs import UnknownGameError, resolve_game
-
-    if args.random:
-        if args.game is None:
-            raise UsageError("--random needs --game NAME (python -m envs --list shows them all)")
-        try:
-            return resolve_game(args.game), None, None
-        except UnknownGameError as error:
-            raise UsageError(str(error)) from None
-    if args.checkpoint is None:
-        raise UsageError("give a checkpoint or run folder to play, or --game NAME --random")
-    try:
-        device = resolve_device(args.device)
-        state = load_checkpoint(resolve_checkpoint_path(args.checkpoint, ("best.pt", "latest.pt")), map_location=device)
-        spec = resolve_game(state["game"])
-    except (CheckpointError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    if args.game is not None and resolve_game(args.game).name != spec.name:
-        raise UsageError(
-            f"{args.checkpoint} is a checkpoint of {spec.name}, not {resolve_game(args.game).name}; drop --game"
-        )
-    return spec, network_from_checkpoint(state, device), device
-
-
 def check_args(args: argparse.Namespace) -> None:
+    """Every option's value, before anything is loaded or played."""
     from viewer.recording import RecordingError, check_output_path
 
-    if args.episodes < 1:
-        raise UsageError("--episodes must be at least 1")
-    if not 0.0 <= args.epsilon <= 1.0:
-        raise UsageError("--epsilon must be between 0 and 1")
-    if args.scale < 1:
-        raise UsageError("--scale must be at least 1")
+    require(args.episodes >= 1, "--episodes must be at least 1")
+    require(args.epsilon is None or 0.0 <= args.epsilon <= 1.0, "--epsilon must be between 0 and 1")
+    require(args.max_steps is None or args.max_steps >= 1, "--max-steps must be at least 1")
+    require(args.scale >= 1, "--scale must be at least 1")
+    require(args.fps is None or args.fps > 0, "--fps must be positive")
+    require(args.gif_every >= 1, "--gif-every must be at least 1 (1 keeps every frame)")
+    require(args.gif_scale >= 1, "--gif-scale must be at least 1")
+    require(args.gif_seconds > 0, "--gif-seconds must be positive")
     try:
         if args.record is not None:
             check_output_path(args.record, ".mp4")
@@ -94,48 +71,58 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
 
 
-def play(args: argparse.Namespace, spec, network, device) -> list[float]:
-    from envs import make_env
-    from training.evaluation import episode_steps
+def load_player(args: argparse.Namespace):
+    """(game spec, network or None, device, play settings) from the checkpoint, or from
+    ``--game --random`` with the game's preset."""
+    from agent.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_path
+    from agent.config import DQNConfig, make_config, preset_for_game
+    from agent.network import network_from_checkpoint, resolve_device
+    from envs import UnknownGameError, resolve_game
+    from training.evaluation import PlaySettings
+
+    if args.random:
+        require(args.game is not None, "--random needs --game NAME (python -m envs --list shows them all)")
+        try:
+            spec = resolve_game(args.game)
+        except UnknownGameError as error:
+            raise UsageError(str(error)) from None
+        network, device, config = None, None, make_config(preset_for_game(spec.family))
+    else:
+        require(args.checkpoint is not None, "give a checkpoint or run folder to play, or --game NAME --random")
+        try:
+            device = resolve_device(args.device)
+            state = load_checkpoint(resolve_checkpoint_path(args.checkpoint, ("best.pt", "latest.pt")), device)
+            spec = resolve_game(state["game"])
+            config = DQNConfig.from_dict(state["config"])
+        except (CheckpointError, ValueError) as error:
+            raise UsageError(str(error)) from None
+        if args.game is not None and resolve_game(args.game).name != spec.name:
+            raise UsageError(
+                f"{args.checkpoint} is a checkpoint of {spec.name}, not {resolve_game(args.game).name}; drop --game"
+            )
+        network = network_from_checkpoint(state, device)
+    settings = PlaySettings.from_config(config)
+    settings = PlaySettings(
+        settings.epsilon if args.epsilon is None else args.epsilon,
+        settings.max_episode_steps if args.max_steps is None else args.max_steps,
+        settings.sticky_actions,
+    )
+    return spec, network, device, settings
+
+
+def play(args: argparse.Namespace, spec, network, device, settings) -> list[float]:
+    from envs import action_names
+    from training.evaluation import play_games
     from training.stop import install_stop_handlers
     from viewer.recording import GifRecorder, Mp4Recorder
     from viewer.window import GameWindow, display_available
 
-    env = make_env(spec.name, mode="eval", render_mode="rgb_array", max_episode_steps=args.max_steps)
-    action_names = (
-        list(env.unwrapped.get_action_meanings())
-        if hasattr(env.unwrapped, "get_action_meanings")
-        else [str(a) for a in range(env.action_space.n)]
-    )
-    rng = np.random.default_rng(args.seed)
     natural_speed = spec.agent_steps_per_second
-    obs, _ = env.reset(seed=args.seed)
-    first_frame = env.render()
-    scale = max(1, min(args.scale, 1000 // max(first_frame.shape[:2])))  # keep big screens (CartPole) on screen
-
-    window = None
-    if not args.headless and display_available():
-        window = GameWindow(
-            f"arcade-dqn: {spec.name}",
-            first_frame.shape,
-            scale,
-            action_names,
-            None if args.fast else (args.fps or natural_speed),
-        )
-    elif not args.headless:
+    show_window = not args.headless and display_available()
+    if not args.headless and not show_window:
         print("no display found: playing headless", file=sys.stderr)
-    recorders = []
-    if args.record is not None:
-        recorders.append(Mp4Recorder(args.record, natural_speed, scale=scale))
-    if args.gif is not None:
-        recorders.append(
-            GifRecorder(
-                args.gif, natural_speed, frame_step=args.gif_every, scale=args.gif_scale, max_seconds=args.gif_seconds
-            )
-        )
-
+    window, recorders, scale = None, [], None
     scores: list[float] = []
-    stopped = False
     stop = {"requested": False}
 
     def request_stop() -> None:
@@ -145,60 +132,73 @@ def play(args: argparse.Namespace, spec, network, device) -> list[float]:
         print("\ninterrupted: finishing the recordings (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
 
     install_stop_handlers(request_stop)
+    games = play_games(spec.name, network, settings, episodes=args.episodes, seed=args.seed, device=device, render=True)
     try:
-        for episode in range(1, args.episodes + 1):
-            if stop["requested"]:
-                break
-            if episode > 1:
-                obs, _ = env.reset(seed=args.seed + episode - 1)
-            frame, score = env.render(), 0.0
-            for step in episode_steps(env, obs, network, epsilon=args.epsilon, rng=rng, device=device):
-                for recorder in recorders:
-                    recorder.add(frame)
-                if window is not None and not window.show(
-                    frame, episode=episode, score=score, q_values=step.q_values, action=step.action
-                ):
-                    stopped = True
-                    break
-                score += step.reward
-                frame = env.render()
-                if step.done:
-                    for recorder in recorders:
-                        recorder.add(frame)
-                    scores.append(float(step.info["episode_score"]))
-                    print(f"episode {episode}: score {scores[-1]:g} in {step.info['episode_length']} steps", flush=True)
-                if stop["requested"]:
-                    break
-            if stopped:
+        for step in games:
+            if scale is None:  # the first screen sets the sizes; big screens (CartPole) stay on screen
+                scale = max(1, min(args.scale, 1000 // max(step.frame.shape[:2])))
+                if show_window:
+                    speed = None if args.fast else (args.fps or natural_speed)
+                    names = action_names(spec.name)
+                    window = GameWindow(f"arcade-dqn: {spec.name}", step.frame.shape, scale, names, speed)
+                if args.record is not None:
+                    recorders.append(Mp4Recorder(args.record, natural_speed, scale=scale))
+                if args.gif is not None:
+                    recorders.append(
+                        GifRecorder(
+                            args.gif,
+                            natural_speed,
+                            frame_step=args.gif_every,
+                            scale=args.gif_scale,
+                            max_seconds=args.gif_seconds,
+                        )
+                    )
+            for recorder in recorders:
+                recorder.add(step.frame)
+            shown = step.score - step.reward  # the score on the screen the action was chosen on
+            if window is not None and not window.show(
+                step.frame, episode=step.episode, score=shown, q_values=step.q_values, action=step.action
+            ):
                 print("window closed: stopping", flush=True)
                 break
+            if step.done:
+                for recorder in recorders:
+                    recorder.add(step.next_frame)
+                scores.append(float(step.info["episode_score"]))
+                length = step.info["episode_length"]
+                print(f"episode {step.episode}: score {scores[-1]:g} in {length} steps", flush=True)
+            if stop["requested"]:
+                break
     finally:
+        games.close()
         for recorder in recorders:
             written = recorder.close()
             if written is not None:
                 print(f"wrote {written}", flush=True)
         if window is not None:
             window.close()
-        env.close()
     return scores
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
     args = parse_args(argv)
     if args.headless:
-        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        from envs.headless import prefer_headless_video
+
+        prefer_headless_video(force=True)
     try:
         check_args(args)
-        spec, network, device = load_player(args)
+        spec, network, device, settings = load_player(args)
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    scores = play(args, spec, network, device)
+        return report_usage_error(error)
+    cap = f"games cut at {settings.max_episode_steps:,} steps" if settings.max_episode_steps else "no step cap"
+    sticky = "on" if settings.sticky_actions else "off"
+    print(f"playing {spec.name}: epsilon {settings.epsilon:g}, {cap}, sticky actions {sticky}", flush=True)
+    scores = play(args, spec, network, device, settings)
     if scores:
         print(
-            f"{len(scores)} games of {spec.name}: mean {np.mean(scores):.2f}, std {np.std(scores):.2f}, min {np.min(scores):g}, max {np.max(scores):g}"
+            f"{len(scores)} games of {spec.name}: mean {np.mean(scores):.2f}, std {np.std(scores):.2f}, "
+            f"min {np.min(scores):g}, max {np.max(scores):g}"
         )
     return 0
 

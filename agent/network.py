@@ -93,7 +93,8 @@ def build_q_network(config: DQNConfig, observation_shape: tuple[int, ...], num_a
     if config.network == "nature_cnn":
         if len(observation_shape) != 3:
             raise ValueError(
-                f"nature_cnn needs stacked frames (C, H, W), got observations of shape {observation_shape}; use network=mlp"
+                f"nature_cnn needs stacked frames (C, H, W), got observations of shape {observation_shape}; "
+                "use network=mlp"
             )
         return NatureCNN(
             observation_shape[0],

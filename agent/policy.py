@@ -1,5 +1,9 @@
-"""Exploration: the linear epsilon schedule and epsilon-greedy action choice (training,
-evaluation and play.py all choose actions here)."""
+"""Exploration: the linear epsilon schedule and epsilon-greedy action choice.
+
+Two entry points share one rule (``exploration_draws`` decides who explores and with which
+random action): ``act`` returns the Q-values too (evaluation and play.py show them), and
+``act_for_training`` skips the forward pass when every env explores. Given the same RNG, both
+choose the same actions (a test checks it)."""
 
 from __future__ import annotations
 

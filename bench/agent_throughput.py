@@ -134,18 +134,22 @@ def main() -> None:
     print(f"device: {name}")
     print(
         f"replay memory at 1M capacity: {memory.bytes_per_transition:,.0f} bytes per transition "
-        f"({memory.nbytes / 1e9:.2f} GB in all; the naive layout of two 4-frame stacks: {2 * np.prod(OBSERVATION_SHAPE) * 1e6 / 1e9:.1f} GB)"
+        f"({memory.nbytes / 1e9:.2f} GB in all; the naive layout of two 4-frame stacks: "
+        f"{2 * np.prod(OBSERVATION_SHAPE) * 1e6 / 1e9:.1f} GB)"
     )
     print(
-        f"replay sample, batch 32 (CPU storage -> {device.type}): {rate(args.seconds, lambda: memory.sample(32)):,.0f} batches/s"
+        f"replay sample, batch 32 (CPU storage -> {device.type}): "
+        f"{rate(args.seconds, lambda: memory.sample(32)):,.0f} batches/s"
     )
     if device.type == "cuda":
         on_device = filled_replay(1_000_000, 4, device, args.fill, storage_device=str(device))
         print(
-            f"replay sample, batch 32 (storage on {device.type}): {rate(args.seconds, lambda: on_device.sample(32)):,.0f} batches/s"
+            f"replay sample, batch 32 (storage on {device.type}): "
+            f"{rate(args.seconds, lambda: on_device.sample(32)):,.0f} batches/s"
         )
     print(
-        f"gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): {plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]"
+        "gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): "
+        f"{plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]"
     )
     for label, config in (
         ("Nature CNN (nature preset, RMSprop)", DQNConfig()),
@@ -154,7 +158,8 @@ def main() -> None:
     ):
         config = config.replace(batch_size=32)
         print(
-            f"gradient updates/s, batch 32, {label}: {updates_per_second(config, memory, device, args.seconds):,.1f}  [{name}]"
+            f"gradient updates/s, batch 32, {label}: "
+            f"{updates_per_second(config, memory, device, args.seconds):,.1f}  [{name}]"
         )
 
 

@@ -63,7 +63,8 @@ from stable_baselines3.common.vec_env import VecFrameStack
 
 game, seconds, capacity, learning_starts = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 gym.register_envs(ale_py)
-env = VecFrameStack(make_atari_env(f"ALE/{game}-v5", n_envs=1, seed=0, env_kwargs={"frameskip": 1, "repeat_action_probability": 0.0}), 4)
+settings = {"frameskip": 1, "repeat_action_probability": 0.0}
+env = VecFrameStack(make_atari_env(f"ALE/{game}-v5", n_envs=1, seed=0, env_kwargs=settings), 4)
 
 class Clock(BaseCallback):
     def _on_step(self):
@@ -114,8 +115,9 @@ def main() -> None:
     import torch
 
     print(
-        f"game {args.game}; CPU, {torch.get_num_threads()} threads; Nature CNN, batch 32, one update per 4 agent steps, "
-        f"replay {REPLAY_CAPACITY:,}, {args.seconds:.0f} s timed per figure after {LEARNING_STARTS:,} + 500 warm-up steps"
+        f"game {args.game}; CPU, {torch.get_num_threads()} threads; Nature CNN, batch 32, "
+        f"one update per 4 agent steps, replay {REPLAY_CAPACITY:,}, {args.seconds:.0f} s timed per figure "
+        f"after {LEARNING_STARTS:,} + 500 warm-up steps"
     )
     print(f"{'round':<6} {'trainer':<58} {'agent steps/s':>14}")
     for round_number in range(1, args.rounds + 1):

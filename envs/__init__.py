@@ -160,6 +160,17 @@ def make_vec_env(
     return VectorPipeline(vector, clip_rewards=mode == "train", life_loss_terminal=mode == "train")
 
 
+def action_names(game_id: str) -> list[str]:
+    """What each action of a game does (``NOOP``, ``FIRE``, ``UP``...), by action number."""
+    env = make_game(resolve_game(game_id))
+    try:
+        if hasattr(env.unwrapped, "get_action_meanings"):
+            return list(env.unwrapped.get_action_meanings())
+        return [str(action) for action in range(env.action_space.n)]
+    finally:
+        env.close()
+
+
 def list_games() -> list[str]:
     """Every playable game's canonical name."""
     return list(all_games())
@@ -169,6 +180,7 @@ __all__ = [
     "GameSpec",
     "GameStateError",
     "UnknownGameError",
+    "action_names",
     "from_checkpoint",
     "list_games",
     "make_env",

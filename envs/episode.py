@@ -128,7 +128,6 @@ class ClipReward(gym.RewardWrapper, gym.utils.RecordConstructorArgs):
         return float(clip_rewards(np.float64(reward)))
 
 
-
 class EpisodeTimeLimit(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Truncates a game after ``max_episode_steps`` agent steps (gymnasium's ``TimeLimit``,
     with its step count saved explicitly for an exact resume)."""

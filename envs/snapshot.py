@@ -79,7 +79,11 @@ def _set_atari_state(env: gym.Env, state: dict[str, Any]) -> None:
 
 def _cartpole_state(env: gym.Env) -> dict[str, Any]:
     physics = None if env.state is None else np.array(env.state, dtype=np.float64)
-    return {"physics": physics, "steps_beyond_terminated": env.steps_beyond_terminated, "np_random": rng_state(env.np_random)}
+    return {
+        "physics": physics,
+        "steps_beyond_terminated": env.steps_beyond_terminated,
+        "np_random": rng_state(env.np_random),
+    }
 
 
 def _set_cartpole_state(env: gym.Env, state: dict[str, Any]) -> None:

@@ -46,7 +46,9 @@ class SerialVectorEnv(gym.vector.VectorEnv):
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
         self._resets_next_step = np.zeros(self.num_envs, dtype=bool)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         seeds = [None] * self.num_envs if seed is None else [seed + index for index in range(self.num_envs)]
         observations, infos = [], {}
         for index, (env, env_seed) in enumerate(zip(self.envs, seeds)):
@@ -102,7 +104,9 @@ class VectorPipeline(gym.vector.VectorWrapper):
         self._book = ScoreBook(self.num_envs)
         self._lives = np.zeros(self.num_envs, dtype=np.int64)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
         self._game_over[:] = False
         self._book.start()

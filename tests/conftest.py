@@ -1,4 +1,3 @@
-import os
+from envs.headless import prefer_headless_video
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+prefer_headless_video(force=True)  # tests never open a real window, display or not

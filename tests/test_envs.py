@@ -303,7 +303,9 @@ def test_single_and_vector_train_envs_give_the_same_transitions(game):
         vector_obs, vector_reward, vector_terminated, vector_truncated, vector_info = vector.step(np.array([action]))
         np.testing.assert_array_equal(vector_obs[0], single_obs)
         assert (vector_reward[0], vector_terminated[0], vector_truncated[0]) == (
-            single_reward, single_terminated, single_truncated
+            single_reward,
+            single_terminated,
+            single_truncated,
         )
         assert vector_info["episode_done"][0] == ("episode_score" in info)
         if "episode_score" in info:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def play(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, str(ROOT / "play.py"), *args],
         check=False,
@@ -37,10 +37,10 @@ def play(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     )
 
 
-def untrained_checkpoint(path: Path, game: str) -> Path:
+def untrained_checkpoint(path: Path, game: str, **config_changes) -> Path:
     """A real checkpoint of ``game`` (untrained weights), as train.py writes it."""
     spec = resolve_game(game)
-    config = make_config(preset_for_game(spec.family))
+    config = make_config(preset_for_game(spec.family), **config_changes)
     env = make_env(game)
     shape = env.observation_space.shape
     learner = DQNLearner(build_q_network(config, shape, env.action_space.n), config, torch.device("cpu"))
@@ -132,7 +132,7 @@ def test_window_mode_runs_under_the_dummy_driver(tmp_path):
 
 def test_interrupted_recording_leaves_a_playable_file(tmp_path):
     mp4 = tmp_path / "cut.mp4"
-    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -185,9 +185,43 @@ def test_bad_input_gets_one_line_and_exit_code_2(tmp_path):
         "unknown game": (["--game", "Brekout", "--random"], "Did you mean Breakout"),
         "wrong game": ([str(checkpoint), "--game", "Pong", "--headless"], "checkpoint of CartPole"),
         "nothing to play": (["--headless"], "give a checkpoint"),
+        "gif every 0": ([str(checkpoint), "--headless", "--gif-every", "0"], "--gif-every must be at least 1"),
+        "gif scale 0": ([str(checkpoint), "--headless", "--gif-scale", "0"], "--gif-scale must be at least 1"),
+        "gif seconds 0": ([str(checkpoint), "--headless", "--gif-seconds", "0"], "--gif-seconds must be positive"),
+        "max steps 0": ([str(checkpoint), "--headless", "--max-steps", "0"], "--max-steps must be at least 1"),
     }
     for label, (args, message) in cases.items():
         result = play(*args)
         assert result.returncode == 2, (label, result.stderr)
         assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, (label, result.stderr)
         assert message in result.stderr, (label, result.stderr)
+
+
+def test_games_are_played_with_the_runs_evaluation_settings_unless_overridden(tmp_path):
+    checkpoint = untrained_checkpoint(
+        tmp_path / "breakout.pt", "Breakout", eval_epsilon=0.2, eval_max_episode_steps=37, sticky_actions=True
+    )
+    result = play(str(checkpoint), "--headless", "--episodes", "1")
+    assert result.returncode == 0, result.stderr
+    assert "epsilon 0.2, games cut at 37 steps, sticky actions on" in result.stdout
+    assert steps_played(result.stdout) == [37]
+    overridden = play(str(checkpoint), "--headless", "--episodes", "1", "--epsilon", "0", "--max-steps", "12")
+    assert "epsilon 0, games cut at 12 steps, sticky actions on" in overridden.stdout
+    assert steps_played(overridden.stdout) == [12]
+
+
+def test_the_q_value_panel_keeps_every_label_inside_the_window():
+    """Pong's 6 actions with wide values: the longest bar's label used to run off the edge."""
+    from viewer.window import BACKGROUND, GameWindow
+
+    names = ["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"]
+    window = GameWindow("hud", (210, 160, 3), 3, names, None)
+    q_values = np.array([-123.45, 0.5, 2.25, 987.65, -5.0, 99.99], dtype=np.float32)
+    assert window.show(np.zeros((210, 160, 3), np.uint8), episode=1, score=-21, q_values=q_values, action=3)
+    import pygame
+
+    pixels = pygame.surfarray.array3d(window.surface)  # (width, height, 3)
+    hud = pixels[480:]
+    drawn_columns = np.flatnonzero((hud != np.array(BACKGROUND)).any(axis=(1, 2)))
+    assert drawn_columns.max() < hud.shape[0] - 4  # a margin is left: nothing is cut at the right edge
+    window.close()

@@ -271,3 +271,16 @@ def test_saved_replay_is_compressed_and_a_foreign_file_is_refused(tmp_path):
 
     with pytest.raises(CheckpointError, match="not a readable replay memory"):
         memory.load(tmp_path / "bad.npz")
+
+
+def test_n_step_returns_stop_at_an_episode_end_and_at_an_unrecorded_step():
+    from agent.replay.nstep import n_step_returns
+
+    rewards = np.array([[1.0, 2.0, 4.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0]], dtype=np.float32)
+    recorded = np.array([[True, True, True], [True, True, True], [True, False, True]])
+    ends = np.array([[False, False, False], [False, True, False], [False, False, False]])
+    returns, steps, last = n_step_returns(rewards, recorded, ends, 0.5)
+    np.testing.assert_allclose(
+        returns, [1 + 1 + 1, 1 + 1, 1]
+    )  # 1 + 0.5*2 + 0.25*4; ends after step 2; step 2 unwritten
+    assert steps.tolist() == [3, 2, 1] and last.tolist() == [2, 1, 0]

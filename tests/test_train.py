@@ -44,7 +44,7 @@ TINY = [
 
 
 def train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, str(ROOT / "train.py"), *args],
         check=False,
@@ -190,7 +190,7 @@ def wait_for(path: Path, timeout: float = 120) -> None:
 
 
 def start_training(run_dir: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [
             sys.executable,

@@ -76,7 +76,10 @@ class Schedule:
     def take_target_sync(self) -> bool:
         """Whether a hard target sync is due now (it is then counted as done)."""
         progress, period = self.progress, self.config.target_update_period_steps
-        if self.config.target_update_tau < 1.0 or progress.agent_step // period <= progress.last_target_sync_step // period:
+        if (
+            self.config.target_update_tau < 1.0
+            or progress.agent_step // period <= progress.last_target_sync_step // period
+        ):
             return False
         progress.last_target_sync_step = progress.agent_step
         return True

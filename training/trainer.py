@@ -23,7 +23,7 @@ from agent.network import build_q_network, resolve_device
 from agent.policy import LinearSchedule, act_for_training
 from agent.replay import ReplayMemory
 from envs import GameSpec, from_checkpoint, make_vec_env, to_checkpoint
-from training.evaluation import evaluate
+from training.evaluation import PlaySettings, evaluate
 from training.schedule import Progress, Schedule
 
 REPLAY_FILE = "replay.npz"
@@ -134,7 +134,8 @@ class Trainer:
     def save(self, name: str = "latest.pt") -> Path:
         if not self.learner.parameters_are_finite():
             raise TrainingError(
-                "the network's weights are no longer finite (NaN or inf); no checkpoint was written, the last good one is kept. Lower --set learning_rate=... and resume from latest.pt"
+                "the network's weights are no longer finite (NaN or inf); no checkpoint was written, the last "
+                "good one is kept. Lower --set learning_rate=... and resume from latest.pt"
             )
         path = self.run_dir / name
         save_checkpoint(path, self.checkpoint_state())
@@ -245,12 +246,10 @@ class Trainer:
         return evaluate(
             self.learner.online,
             self.spec.name,
+            PlaySettings.from_config(config),
             episodes=config.eval_episodes,
-            epsilon=config.eval_epsilon,
             seed=config.seed + EVAL_SEED_OFFSET + self.progress.agent_step,
             device=self.device,
-            max_episode_steps=config.eval_max_episode_steps,
-            sticky_actions=config.sticky_actions,
         )
 
     def close(self) -> None:

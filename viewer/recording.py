@@ -24,7 +24,8 @@ def check_output_path(path: Path, suffix: str) -> Path:
     path = Path(path)
     if path.suffix.lower() != suffix:
         raise RecordingError(
-            f"{path}: unknown video format {path.suffix or '(none)'!r} for this option; give a file ending in {suffix} ({VIDEO_SUFFIXES[suffix]})"
+            f"{path}: unknown video format {path.suffix or '(none)'!r} for this option; "
+            f"give a file ending in {suffix} ({VIDEO_SUFFIXES[suffix]})"
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,10 @@ import pygame
 from viewer.recording import scale_frame
 
 HUD_WIDTH = 220
+HUD_MARGIN = 10
+NAME_COLUMN_WIDTH = 90  # action names, cut to 10 characters
+SHORTEST_BAR = 10
+LABEL_GAP = 4
 BACKGROUND = (16, 16, 24)
 TEXT = (230, 230, 230)
 BAR = (70, 110, 170)
@@ -71,20 +75,25 @@ class GameWindow:
         return True
 
     def _draw_hud(self, episode: int, score: float, q_values: np.ndarray | None, action: int) -> None:
-        left = self.game_size[0] + 10
+        left = self.game_size[0] + HUD_MARGIN
         self.surface.blit(self.font.render(f"episode {episode}   score {score:g}", True, TEXT), (left, 10))
         if q_values is None:
             self.surface.blit(self.font.render("random policy", True, TEXT), (left, 34))
             return
         low, high = float(q_values.min()), float(q_values.max())
         span = max(high - low, 1e-6)
-        for index, (name, value) in enumerate(zip(self.action_names, q_values)):
+        labels = [f"{float(value):.2f}" for value in q_values]
+        # the longest bar ends where its value's text still fits inside the panel
+        bar_left = left + NAME_COLUMN_WIDTH
+        label_width = max(self.font.size(label)[0] for label in labels)
+        longest_bar = self.surface.get_width() - HUD_MARGIN - label_width - LABEL_GAP - bar_left
+        for index, (name, value, label) in enumerate(zip(self.action_names, q_values, labels)):
             top = 40 + 22 * index
-            length = int(10 + 80 * (float(value) - low) / span)
+            length = int(SHORTEST_BAR + (longest_bar - SHORTEST_BAR) * (float(value) - low) / span)
             colour = CHOSEN if index == action else BAR
-            pygame.draw.rect(self.surface, colour, (left + 90, top + 3, length, 12))
+            pygame.draw.rect(self.surface, colour, (bar_left, top + 3, length, 12))
             self.surface.blit(self.font.render(f"{name[:10]}", True, colour if index == action else TEXT), (left, top))
-            self.surface.blit(self.font.render(f"{float(value):.2f}", True, TEXT), (left + 90 + length + 4, top))
+            self.surface.blit(self.font.render(label, True, TEXT), (bar_left + length + LABEL_GAP, top))
 
     def close(self) -> None:
         pygame.display.quit()

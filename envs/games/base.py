@@ -9,18 +9,14 @@ colour frame ``(height, width, 3) uint8``. Nothing opens a display unless
 
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
-if "DISPLAY" not in os.environ and "WAYLAND_DISPLAY" not in os.environ:
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+from envs.headless import prefer_headless_video
 
-# The SDL variables above must be set before pygame is imported.
+prefer_headless_video()  # SDL's variables must be set before pygame is imported
 import pygame
 
 from envs.snapshot import plain_fields, rng_from_state, rng_state
@@ -39,7 +35,17 @@ class PygameGame(gym.Env):
 
     # what the base class holds besides the game itself (screens, spaces, the RNG saved apart)
     _NOT_GAME_STATE: ClassVar[frozenset[str]] = frozenset(
-        {"render_mode", "action_space", "observation_space", "spec", "canvas", "_window", "_clock", "_np_random", "_np_random_seed"}
+        {
+            "render_mode",
+            "action_space",
+            "observation_space",
+            "spec",
+            "canvas",
+            "_window",
+            "_clock",
+            "_np_random",
+            "_np_random_seed",
+        }
     )
 
     def __init__(self, render_mode: str | None = None) -> None:

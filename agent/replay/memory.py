@@ -20,55 +20,15 @@ Vector observations (CartPole) are stored the same way with a stack of one.
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from agent.checkpoint import CheckpointError, atomic_write, numpy_rng_state, restore_numpy_rng
-
-
-class SumTree:
-    """Sums of priorities over a binary tree, vectorized over batches of leaves: set leaves,
-    and find the leaves where running sums reach given targets (proportional sampling)."""
-
-    def __init__(self, size: int) -> None:
-        self.leaf_start = 1 << max(1, int(np.ceil(np.log2(max(size, 2)))))
-        self.depth = int(np.log2(self.leaf_start))
-        self.tree = np.zeros(2 * self.leaf_start, dtype=np.float64)
-
-    @property
-    def total(self) -> float:
-        return float(self.tree[1])
-
-    def leaves(self, indices: np.ndarray) -> np.ndarray:
-        return self.tree[indices + self.leaf_start]
-
-    def set(self, indices: np.ndarray, values: np.ndarray | float) -> None:
-        nodes = np.asarray(indices, dtype=np.int64) + self.leaf_start
-        self.tree[nodes] = values
-        if nodes.size == 1:  # the common case of one env: plain scalar walk, no array overhead
-            tree, node = self.tree, int(nodes[0])
-            while node > 1:
-                node //= 2
-                tree[node] = tree[2 * node] + tree[2 * node + 1]
-            return
-        for _ in range(self.depth):
-            nodes = np.unique(nodes // 2)
-            self.tree[nodes] = self.tree[2 * nodes] + self.tree[2 * nodes + 1]
-
-    def find(self, targets: np.ndarray) -> np.ndarray:
-        nodes = np.ones(len(targets), dtype=np.int64)
-        targets = np.array(targets, dtype=np.float64)
-        for _ in range(self.depth):
-            left = self.tree[2 * nodes]
-            go_right = (targets >= left) & (self.tree[2 * nodes + 1] > 0)
-            targets -= np.where(go_right, left, 0.0)
-            nodes = 2 * nodes + go_right
-        return nodes - self.leaf_start
+from agent.replay.nstep import n_step_returns
+from agent.replay.persistence import load_memory, save_memory
+from agent.replay.sum_tree import SumTree, importance_weights, proportional_targets
 
 
 def smallest_capacity(num_streams: int, stack_size: int, n_step: int, batch_size: int) -> int:
@@ -244,11 +204,7 @@ class ReplayMemory:
     def _propose_prioritized(
         self, count: int, attempt: int, batch_size: int, first: np.ndarray, last: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        total = self.priorities.total
-        if attempt == 0:  # stratified: one draw from each of batch_size equal slices of the total
-            targets = (np.arange(count) + self.rng.random(count)) * total / batch_size
-        else:  # redraws anywhere (a slice may hold only unsampleable slots)
-            targets = self.rng.random(count) * total
+        targets = proportional_targets(count, self.priorities.total, batch_size, attempt == 0, self.rng)
         flat = np.minimum(self.priorities.find(targets), self.capacity - 1)
         streams, slots = np.divmod(flat, self.slots_per_stream)
         newest = self.frames_written[streams] - 1  # a slot holds the newest write that landed in it
@@ -300,21 +256,17 @@ class ReplayMemory:
         0 where the episode terminated), as tensors on ``device``; prioritized batches add
         ``index`` (for ``update_priorities``) and the importance ``weight``."""
         streams, logical = self._draw_indices(batch_size)
-        offsets = np.arange(self.n_step)
-        slots = (logical[:, None] + offsets) % self.slots_per_stream
+        slots = (logical[:, None] + np.arange(self.n_step)) % self.slots_per_stream
         rows = streams[:, None]
-        rewards = self.rewards[rows, slots]
-        recorded = self.has_transition[rows, slots]
-        continues = recorded & ~(self.terminated[rows, slots] | self.truncated[rows, slots])
-        # the steps summed stop after the first terminal or truncation (or an unfinished episode)
-        alive = np.ones_like(recorded)
-        alive[:, 1:] = np.cumprod(continues, axis=1)[:, :-1]
-        alive &= recorded
-        steps = alive.sum(axis=1)
-        last = steps - 1
-        returns = (rewards * alive * self.discount**offsets).sum(axis=1).astype(np.float32)
-        terminated = self.terminated[streams, slots[np.arange(batch_size), last]]
-        truncated = self.truncated[streams, slots[np.arange(batch_size), last]]
+        returns, steps, last = n_step_returns(
+            self.rewards[rows, slots],
+            self.has_transition[rows, slots],
+            self.terminated[rows, slots] | self.truncated[rows, slots],
+            self.discount,
+        )
+        last_slots = slots[np.arange(batch_size), last]
+        terminated = self.terminated[streams, last_slots]
+        truncated = self.truncated[streams, last_slots]
         discount = np.where(terminated, 0.0, self.discount**steps).astype(np.float32)
         batch = {
             "state": self._stack(streams, logical),
@@ -328,9 +280,8 @@ class ReplayMemory:
         if self.prioritized:
             flat = streams * self.slots_per_stream + logical % self.slots_per_stream
             probabilities = self.priorities.leaves(flat) / self.priorities.total
-            weights = (len(self) * probabilities) ** -self.priority_beta
             batch["index"] = torch.as_tensor(flat)
-            batch["weight"] = torch.as_tensor((weights / weights.max()).astype(np.float32))
+            batch["weight"] = torch.as_tensor(importance_weights(probabilities, len(self), self.priority_beta))
         return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
 
     # -- size and persistence ---------------------------------------------------------
@@ -350,38 +301,10 @@ class ReplayMemory:
         frame_values = int(np.prod(observation_shape[1:] if len(observation_shape) == 3 else observation_shape))
         return capacity * (frame_values * bytes_per_value + 4 + 4 + 3)
 
-    _SAVED_ARRAYS = ("actions", "rewards", "terminated", "truncated", "has_transition", "frames_written")
-
     def save(self, path: Path, **metadata: Any) -> None:
-        """Writes everything needed to resume sampling exactly to a compressed ``.npz``,
-        streamed array by array and renamed into place atomically; ``metadata`` (plain values)
-        is stored beside it and returned by ``load``."""
-        arrays = {name: getattr(self, name) for name in self._SAVED_ARRAYS}
-        arrays["frames"] = self.frames.cpu().numpy()
-        if self.priorities is not None:
-            arrays["priority_tree"] = self.priorities.tree
-        info = {"rng_state": numpy_rng_state(self.rng), "max_priority": self.max_priority, **metadata}
-        arrays["metadata"] = np.array(json.dumps(info))
-        atomic_write(Path(path), lambda file: np.savez_compressed(file, **arrays))
+        """See ``agent.replay.persistence.save_memory``."""
+        save_memory(self, path, **metadata)
 
     def load(self, path: Path) -> dict[str, Any]:
-        """Restores a memory written by ``save`` (no pickles are read); returns its metadata."""
-        try:
-            with np.load(path, allow_pickle=False) as saved:
-                if tuple(saved["frames"].shape) != tuple(self.frames.shape):
-                    raise CheckpointError(
-                        f"{path} holds a replay memory of shape {tuple(saved['frames'].shape)}, this run's is {tuple(self.frames.shape)}"
-                    )
-                info = json.loads(str(saved["metadata"]))
-                self.frames.copy_(torch.from_numpy(saved["frames"]))
-                for name in self._SAVED_ARRAYS:
-                    getattr(self, name)[...] = saved[name]
-                if self.priorities is not None and "priority_tree" in saved:
-                    self.priorities.tree[...] = saved["priority_tree"]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-            raise CheckpointError(
-                f"{path} is not a readable replay memory ({type(error).__name__}); resume without --save-replay to start with an empty one"
-            ) from error
-        restore_numpy_rng(self.rng, info.pop("rng_state"))
-        self.max_priority = float(info.pop("max_priority"))
-        return info
+        """See ``agent.replay.persistence.load_memory``."""
+        return load_memory(self, path)
