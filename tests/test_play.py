@@ -20,21 +20,11 @@ from agent.config import make_config, preset_for_game
 from agent.learner import DQNLearner
 from agent.network import build_q_network
 from envs import make_env, resolve_game
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.commands import ROOT, run_script
 
 
 def play(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "play.py"), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env=env,
-    )
+    return run_script("play.py", *args, timeout=timeout)
 
 
 def untrained_checkpoint(path: Path, game: str, **config_changes) -> Path:

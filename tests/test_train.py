@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from agent.checkpoint import load_checkpoint
+from tests.commands import ROOT, run_script, run_with_a_small_disk
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = [
     "--set",
     "learning_starts=200",
@@ -44,16 +44,7 @@ TINY = [
 
 
 def train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env=env,
-    )
+    return run_script("train.py", *args, timeout=timeout)
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -267,30 +258,8 @@ ls -a "$DISK/run" >"$OUT/listing"
 """
 
 
-def in_own_mount_namespace(script: str) -> list[str] | None:
-    """The command that runs ``script`` where it may mount a tmpfs: a new mount namespace
-    (as root), or a user namespace too (as anyone else); ``None`` where neither works."""
-    commands = [["unshare", "--mount", "--propagation", "private"], ["unshare", "--map-root-user", "--mount"]]
-    for prefix in commands if os.geteuid() == 0 else commands[1:]:
-        probe = subprocess.run(
-            [*prefix, "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt && umount /mnt"],
-            check=False,
-            capture_output=True,
-        )
-        if probe.returncode == 0:
-            return [*prefix, "sh", "-c", script]
-    return None
-
-
 def test_a_real_full_disk_gives_one_line_and_keeps_the_last_checkpoint(tmp_path):
-    command = in_own_mount_namespace(FULL_DISK_SCRIPT)
-    if command is None:
-        pytest.skip("no tmpfs can be mounted here: neither a mount namespace nor a user namespace is allowed")
-    disk, out = tmp_path / "disk", tmp_path / "out"
-    disk.mkdir()
-    out.mkdir()
-    env = {**os.environ, "DISK": str(disk), "OUT": str(out), "PYTHON": sys.executable, "TRAIN": str(ROOT / "train.py")}
-    subprocess.run(command, check=True, timeout=300, cwd=ROOT, env=env)
+    out = run_with_a_small_disk(tmp_path, FULL_DISK_SCRIPT, timeout=300, TRAIN=str(ROOT / "train.py"))
     assert int(out.joinpath("df").read_text().split()[3]) < 64  # the filesystem really was full (KB left)
     stderr = out.joinpath("stderr").read_text()
     assert out.joinpath("exit").read_text().strip() == "1", stderr
@@ -322,14 +291,7 @@ def test_a_checkpoint_saved_on_a_real_full_disk_is_refused_and_the_old_one_kept(
     RuntimeError ("unexpected pos") here."""
     script = 'mount -t tmpfs -o size=1m tmpfs "$DISK" || exit 97; "$PYTHON" -c "$CODE" "$DISK" >"$OUT/said"; '
     script += 'cp "$DISK/latest.pt" "$OUT/"; ls -a "$DISK" >"$OUT/listing"'
-    command = in_own_mount_namespace(script)
-    if command is None:
-        pytest.skip("no tmpfs can be mounted here: neither a mount namespace nor a user namespace is allowed")
-    disk, out = tmp_path / "disk", tmp_path / "out"
-    disk.mkdir()
-    out.mkdir()
-    env = {**os.environ, "DISK": str(disk), "OUT": str(out), "PYTHON": sys.executable, "CODE": SAVE_ON_A_FULL_DISK}
-    subprocess.run(command, check=True, timeout=120, cwd=ROOT, env=env)
+    out = run_with_a_small_disk(tmp_path, script, timeout=120, CODE=SAVE_ON_A_FULL_DISK)
     said = out.joinpath("said").read_text()
     assert "no space left on the device" in said and "previous checkpoint is intact" in said
     assert torch.equal(load_checkpoint(out / "latest.pt")["weights"], torch.ones(1000))
