@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.cli import UsageError, report_usage_error, require
+from training.cli import CommandLineParser, UsageError, report_usage_error, require
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Watch a DQN agent play; record MP4 and GIF demos.")
+    parser = CommandLineParser(description="Watch a DQN agent play; record MP4 and GIF demos.")
     parser.add_argument(
         "checkpoint", nargs="?", type=Path, help="a checkpoint .pt, or a run folder (its best.pt, else latest.pt)"
     )

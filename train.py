@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from training.cli import UsageError, report_usage_error, require
+from training.cli import CommandLineParser, UsageError, report_usage_error, require
 
 DEFAULT_CHECKPOINT_ROOT = Path("checkpoints")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Train a DQN agent on a game from its pixels.")
+    parser = CommandLineParser(description="Train a DQN agent on a game from its pixels.")
     parser.add_argument(
         "--game", help="game id: Pong, Breakout, ALE/Pong-v5, FlappyBird, Catcher, CartPole... (python -m envs --list)"
     )

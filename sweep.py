@@ -1,0 +1,173 @@
+"""Train many runs at once, games x seeds, on Ray: ``python sweep.py --games Pong Breakout --seeds 0 1 2``.
+
+Each run is an ordinary run folder (``checkpoints/sweeps/NAME/GAME-seedN/``) made by the same
+trainer as ``train.py``, so ``play.py`` and TensorBoard work on it as they are. Running the same
+sweep again skips finished runs and resumes the others from their ``latest.pt``. A worker that
+dies is retried by Ray and resumes from its checkpoint; a run that fails for good is reported
+once and the others go on. Ctrl-C stops every run cleanly (each saves) and says how to resume.
+When runs finish: ``results.csv``, ``summary.md`` and ``curves.png`` in the sweep's folder.
+
+By default a local Ray starts inside this process, listening on 127.0.0.1 only; ``--address``
+joins a running cluster instead (see the README). Bad input gets a one-line error and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import sys
+import time
+from pathlib import Path
+
+from training.cli import CommandLineParser, UsageError, report_usage_error, require
+
+PROGRESS_EVERY_SECONDS = 30.0
+STOP_WAIT_SECONDS = 300.0
+
+
+def parse_args(argv: list[str] | None):
+    parser = CommandLineParser(description="Train games x seeds as ordinary runs, in parallel on Ray.")
+    parser.add_argument("--games", nargs="*", default=[], help="game ids, e.g. Pong Breakout CartPole")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0], help="seeds of every game (default 0)")
+    parser.add_argument("--steps", type=int, help="agent steps of each run (default: the preset's total_steps)")
+    parser.add_argument("--preset", help="nature, atari, pygame or cartpole (default: chosen by game)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--name", help="the sweep's folder name (default: the games, joined)")
+    parser.add_argument("--root", type=Path, help="where sweeps go (default checkpoints/sweeps)")
+    parser.add_argument("--address", help="join a running Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
+    parser.add_argument("--cpus-per-run", type=float, default=1.0, help="CPU cores each run reserves (default 1)")
+    parser.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each run reserves, e.g. 0.25")
+    parser.add_argument("--save-replay", action="store_true", help="save each run's replay memory with latest.pt")
+    parser.add_argument("--progress-seconds", type=float, default=PROGRESS_EVERY_SECONDS, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def resolve_sweep(args):
+    """Everything the sweep needs, checked before Ray starts: (runs, steps, folder)."""
+    import train
+    from agent.config import PRESETS, make_config, preset_for_game
+    from envs import UnknownGameError, resolve_game
+    from sweeps.plan import DEFAULT_SWEEP_ROOT, plan_runs, train_arguments
+
+    require(bool(args.games), "say which games to train with --games, e.g. --games Pong Breakout")
+    require(bool(args.seeds), "--seeds needs at least one seed, e.g. --seeds 0 1 2")
+    require(len(set(args.seeds)) == len(args.seeds), "--seeds lists a seed twice")
+    require(args.cpus_per_run > 0, "--cpus-per-run must be positive")
+    require(args.gpus_per_run >= 0, "--gpus-per-run must be 0 or more")
+    require(
+        args.preset is None or args.preset in PRESETS,
+        f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}",
+    )
+    try:
+        games = list(dict.fromkeys(resolve_game(game).name for game in args.games))
+    except UnknownGameError as error:
+        raise UsageError(str(error)) from None
+    name = args.name or "-".join(games)
+    require(re.fullmatch(r"[A-Za-z0-9._-]+", name) is not None, f"--name {name!r}: use letters, digits, '.', '_', '-'")
+    if args.steps is not None:
+        steps = args.steps
+    else:
+        steps_of = {
+            make_config(args.preset or preset_for_game(resolve_game(game).family)).total_steps for game in games
+        }
+        require(len(steps_of) == 1, "these games' presets train for different lengths; give --steps")
+        steps = steps_of.pop()
+    folder = (args.root or DEFAULT_SWEEP_ROOT) / name
+    runs = []
+    for game in games:
+        preset = args.preset or preset_for_game(resolve_game(game).family)
+        runs += plan_runs([game], args.seeds, preset, folder)
+    for run in runs:  # each run's own command line, checked as train.py checks it
+        train.resolve_run(train.parse_args(train_arguments(run, steps, args.overrides, args.preset is not None, False)))
+    return runs, steps, folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sweeps.ray_runner import RayUnavailable, check_address
+
+    args = parse_args(argv)
+    try:
+        runs, steps, folder = resolve_sweep(args)
+        if args.address is not None:
+            check_address(args.address)
+    except (UsageError, RayUnavailable) as error:
+        return report_usage_error(error)
+
+    from analysis.results import write_report
+    from sweeps.plan import steps_done
+    from sweeps.progress import status_line
+    from sweeps.ray_runner import TASK_RETRIES, RunResources, start_ray, submit
+
+    states = {run: "finished" if steps_done(run) >= steps else "waiting" for run in runs}
+    to_run = [run for run in runs if states[run] != "finished"]
+    print(f"sweep {folder}: {len(runs)} runs, {len(runs) - len(to_run)} finished already", flush=True)
+    failures: dict = {}
+    interrupted = False
+    if to_run:
+        try:
+            ray = start_ray(args.address)
+        except (RuntimeError, ConnectionError, ValueError) as error:
+            return report_usage_error(f"Ray could not start: {error}")
+        print(f"Ray is up ({'local, on 127.0.0.1' if args.address is None else args.address})", flush=True)
+        resources = RunResources(args.cpus_per_run, args.gpus_per_run)
+        refs = {}
+        for run in to_run:
+            arguments = (steps, args.overrides, args.preset is not None, args.save_replay)
+            refs[submit(ray, run, arguments, resources)] = run
+            states[run] = "running"
+        pending = list(refs)
+        shown = 0.0
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+                for ref in ready:
+                    run = refs[ref]
+                    try:
+                        outcome = ray.get(ref)
+                    except ray.exceptions.RayError as error:  # retries exhausted: the worker kept dying
+                        outcome = {
+                            "exit_code": 1,
+                            "error": f"its worker died {1 + TASK_RETRIES} times ({type(error).__name__})",
+                        }
+                    states[run], failures[run] = finished_state(run, steps, outcome)
+                    if failures[run]:
+                        print(f"{run.run_dir.name} failed: {failures[run]}", file=sys.stderr, flush=True)
+                if time.monotonic() - shown >= args.progress_seconds or not pending:
+                    shown = time.monotonic()
+                    print("\n".join(status_line(run, steps, states[run]) for run in runs), flush=True)
+        except KeyboardInterrupt:
+            interrupted = True
+            print("\nstopping: every run saves its latest.pt (this can take a minute)", file=sys.stderr, flush=True)
+            for ref in pending:
+                ray.cancel(ref)
+            stop_deadline = time.monotonic() + STOP_WAIT_SECONDS
+            for ref in pending:
+                # a run cancelled before it started, or still saving at the deadline, raises here
+                with contextlib.suppress(ray.exceptions.RayError):
+                    ray.get(ref, timeout=max(1.0, stop_deadline - time.monotonic()))
+                states[refs[ref]] = "stopped"
+        finally:
+            ray.shutdown()
+    written = write_report(runs, folder)
+    print(f"results: {', '.join(str(path) for path in written)}", flush=True)
+    failed = [run for run in runs if failures.get(run)]
+    unfinished = [run for run in runs if states[run] != "finished"]
+    if unfinished and not (failed and len(failed) == len(unfinished)):
+        print(f"resume with: python {' '.join(['sweep.py', *(argv if argv is not None else sys.argv[1:])])}")
+    if interrupted:
+        return 0
+    return 1 if failed else 0
+
+
+def finished_state(run, steps: int, outcome: dict) -> tuple[str, str | None]:
+    """(state, error) of a run whose task returned."""
+    from sweeps.plan import steps_done
+
+    if outcome["exit_code"] != 0:
+        return "failed", outcome.get("error") or f"train.py exited with {outcome['exit_code']}"
+    return ("finished", None) if steps_done(run) >= steps else ("stopped", None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Many runs (games x seeds) of the ordinary trainer, on a local or a cluster Ray."""

@@ -1,0 +1,54 @@
+"""The statistics of results tables: IQM, bootstrap intervals (plain and stratified by game),
+human-normalized scores and their reference data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.statistics import (
+    atari_reference_scores,
+    bootstrap_interval,
+    human_normalized,
+    interquartile_mean,
+    stratified_bootstrap_interval,
+)
+from envs import list_games
+
+
+def test_interquartile_mean_is_the_mean_of_the_middle_half():
+    assert interquartile_mean([1, 2, 3, 4, 5, 6, 7, 100]) == pytest.approx(np.mean([3, 4, 5, 6]))
+    # 6 values: the middle half spans 1.5 to 4.5 of them, so the cut ones count by half
+    assert interquartile_mean([0, 10, 20, 30, 40, 50]) == pytest.approx((0.5 * 10 + 20 + 30 + 0.5 * 40) / 3)
+    assert interquartile_mean([7.0]) == 7.0
+    with pytest.raises(ValueError):
+        interquartile_mean([])
+
+
+def test_bootstrap_interval_holds_the_estimate_and_narrows_with_more_runs():
+    rng = np.random.default_rng(0)
+    few, many = rng.normal(10, 2, size=5), rng.normal(10, 2, size=200)
+    point, low, high = bootstrap_interval(few)
+    assert low <= point <= high and point == pytest.approx(few.mean())
+    _, many_low, many_high = bootstrap_interval(many)
+    assert many_high - many_low < (high - low) / 2
+    assert bootstrap_interval(few, seed=3) == bootstrap_interval(few, seed=3)  # reproducible
+
+
+def test_stratified_bootstrap_keeps_each_games_number_of_runs():
+    # resampling within games keeps three runs of the first game and one of the second, so
+    # the mean of every resample is (0 + 0 + 0 + 100) / 4
+    point, low, high = stratified_bootstrap_interval([[0.0, 0.0, 0.0], [100.0]], statistic=np.mean)
+    assert point == low == high == 25.0
+    unstratified = bootstrap_interval([0.0, 0.0, 0.0, 100.0])
+    assert unstratified[1] < 25.0 < unstratified[2]
+
+
+def test_human_normalized_scores_use_the_reference_table():
+    assert human_normalized("Breakout", 1.7) == pytest.approx(0.0)
+    assert human_normalized("Breakout", 30.5) == pytest.approx(1.0)
+    assert human_normalized("Pong", 20.0) == pytest.approx((20 + 20.7) / (14.6 + 20.7))
+    assert human_normalized("CartPole", 200.0) is None
+    table = atari_reference_scores()
+    assert len(table) == 57 and set(table) <= set(list_games())
+    assert all(human != random for random, human in table.values())
