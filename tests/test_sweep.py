@@ -77,7 +77,7 @@ def test_a_killed_worker_is_retried_and_its_run_resumes_from_its_checkpoint(tmp_
         victim = int((run_dir / "worker.pid").read_text())
         os.kill(victim, signal.SIGKILL)
         killed_at = checkpoint_step(run_dir)
-        stdout, stderr = process.communicate(timeout=300)
+        _, stderr = process.communicate(timeout=300)
     finally:
         process.kill()
     assert process.returncode == 0, stderr
