@@ -14,16 +14,13 @@ joins a running cluster instead (see the README). Bad input gets a one-line erro
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import sys
-import time
 from pathlib import Path
 
 from training.cli import CommandLineParser, UsageError, report_usage_error, require
 
 PROGRESS_EVERY_SECONDS = 30.0
-STOP_WAIT_SECONDS = 300.0
 
 
 def parse_args(argv: list[str] | None):
@@ -95,78 +92,31 @@ def main(argv: list[str] | None = None) -> int:
         return report_usage_error(error)
 
     from analysis.results import write_report
+    from sweeps.driver import SweepState, drive
     from sweeps.plan import steps_done
-    from sweeps.progress import status_line
-    from sweeps.ray_runner import TASK_RETRIES, RunResources, start_ray, submit
+    from sweeps.ray_runner import RunResources, start_ray
 
-    states = {run: "finished" if steps_done(run) >= steps else "waiting" for run in runs}
-    to_run = [run for run in runs if states[run] != "finished"]
-    print(f"sweep {folder}: {len(runs)} runs, {len(runs) - len(to_run)} finished already", flush=True)
-    failures: dict = {}
-    interrupted = False
-    if to_run:
+    sweep = SweepState({run: "finished" if steps_done(run) >= steps else "waiting" for run in runs})
+    unfinished = sweep.unfinished()
+    print(f"sweep {folder}: {len(runs)} runs, {len(runs) - len(unfinished)} finished already", flush=True)
+    if unfinished:
         try:
             ray = start_ray(args.address)
         except (RuntimeError, ConnectionError, ValueError) as error:
             return report_usage_error(f"Ray could not start: {error}")
         print(f"Ray is up ({'local, on 127.0.0.1' if args.address is None else args.address})", flush=True)
-        resources = RunResources(args.cpus_per_run, args.gpus_per_run)
-        refs = {}
-        for run in to_run:
-            arguments = (steps, args.overrides, args.preset is not None, args.save_replay)
-            refs[submit(ray, run, arguments, resources)] = run
-            states[run] = "running"
-        pending = list(refs)
-        shown = 0.0
+        arguments = (steps, args.overrides, args.preset is not None, args.save_replay)
         try:
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
-                for ref in ready:
-                    run = refs[ref]
-                    try:
-                        outcome = ray.get(ref)
-                    except ray.exceptions.RayError as error:  # retries exhausted: the worker kept dying
-                        outcome = {
-                            "exit_code": 1,
-                            "error": f"its worker died {1 + TASK_RETRIES} times ({type(error).__name__})",
-                        }
-                    states[run], failures[run] = finished_state(run, steps, outcome)
-                    if failures[run]:
-                        print(f"{run.run_dir.name} failed: {failures[run]}", file=sys.stderr, flush=True)
-                if time.monotonic() - shown >= args.progress_seconds or not pending:
-                    shown = time.monotonic()
-                    print("\n".join(status_line(run, steps, states[run]) for run in runs), flush=True)
-        except KeyboardInterrupt:
-            interrupted = True
-            print("\nstopping: every run saves its latest.pt (this can take a minute)", file=sys.stderr, flush=True)
-            for ref in pending:
-                ray.cancel(ref)
-            stop_deadline = time.monotonic() + STOP_WAIT_SECONDS
-            for ref in pending:
-                # a run cancelled before it started, or still saving at the deadline, raises here
-                with contextlib.suppress(ray.exceptions.RayError):
-                    ray.get(ref, timeout=max(1.0, stop_deadline - time.monotonic()))
-                states[refs[ref]] = "stopped"
+            drive(
+                ray, sweep, steps, arguments, RunResources(args.cpus_per_run, args.gpus_per_run), args.progress_seconds
+            )
         finally:
             ray.shutdown()
     written = write_report(runs, folder)
     print(f"results: {', '.join(str(path) for path in written)}", flush=True)
-    failed = [run for run in runs if failures.get(run)]
-    unfinished = [run for run in runs if states[run] != "finished"]
-    if unfinished and not (failed and len(failed) == len(unfinished)):
+    if len(sweep.unfinished()) > len(sweep.errors):  # some runs can go on
         print(f"resume with: python {' '.join(['sweep.py', *(argv if argv is not None else sys.argv[1:])])}")
-    if interrupted:
-        return 0
-    return 1 if failed else 0
-
-
-def finished_state(run, steps: int, outcome: dict) -> tuple[str, str | None]:
-    """(state, error) of a run whose task returned."""
-    from sweeps.plan import steps_done
-
-    if outcome["exit_code"] != 0:
-        return "failed", outcome.get("error") or f"train.py exited with {outcome['exit_code']}"
-    return ("finished", None) if steps_done(run) >= steps else ("stopped", None)
+    return 1 if sweep.errors and not sweep.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ panel per game, mean and interval across seeds against frames)."""
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,8 +158,3 @@ def write_report(runs: list[RunRecord], folder: Path) -> list[Path]:
     plot_curves(evaluations, written[2])
     return written
 
-
-def run_config(run_dir: Path) -> dict:
-    """The resolved config a run saved (``config.json``), or an empty dict before it starts."""
-    path = run_dir / "config.json"
-    return json.loads(path.read_text()) if path.is_file() else {}

@@ -427,3 +427,21 @@ def test_wall_clock_budget_stops_saves_and_says_how_to_resume(tmp_path):
     assert "stopped (time)" in result.stdout and f"python train.py --resume {run_dir}" in result.stdout
     step = load_checkpoint(run_dir / "latest.pt")["progress"]["agent_step"]
     assert 0 < step < 50_000
+
+
+def test_a_refused_replay_memory_leaves_no_env_processes_behind(tmp_path):
+    """Two Catcher envs run in subprocesses; the memory check refuses after they started."""
+    import multiprocessing
+
+    from agent.config import make_config
+    from envs import resolve_game
+    from training.trainer import Trainer, TrainingError
+
+    config = make_config("pygame", num_envs=2, replay_capacity=10**11)
+    try:
+        Trainer(resolve_game("Catcher"), config, tmp_path)
+    except TrainingError as error:  # checked while the error (and the half-built trainer) still exists
+        assert "--replay-size" in str(error)
+        assert multiprocessing.active_children() == []
+    else:
+        raise AssertionError("the memory check should refuse 10^11 transitions")
