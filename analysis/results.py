@@ -157,4 +157,3 @@ def write_report(runs: list[RunRecord], folder: Path) -> list[Path]:
     written[1].write_text(summary_markdown(evaluations))
     plot_curves(evaluations, written[2])
     return written
-
