@@ -52,3 +52,23 @@ def test_human_normalized_scores_use_the_reference_table():
     table = atari_reference_scores()
     assert len(table) == 57 and set(table) <= set(list_games())
     assert all(human != random for random, human in table.values())
+
+
+def test_summary_reports_atari_games_human_normalized_with_their_iqm(tmp_path):
+    from analysis.results import Evaluations, RunRecord, summary_markdown
+
+    def evaluations(game: str, seed: int, means: list[float]) -> Evaluations:
+        steps = np.array([1000, 2000])
+        return Evaluations(RunRecord(game, seed, "atari", tmp_path / f"{game}-{seed}"), steps, steps * 4, np.array(means))
+
+    runs = [
+        evaluations("Breakout", 0, [1.7, 30.5]),  # human-normalized final: 1.0
+        evaluations("Breakout", 1, [5.0, 1.7]),  # 0.0, best 5.0
+        evaluations("Pong", 0, [-21.0, -20.7]),  # 0.0
+        evaluations("CartPole", 0, [20.0, 200.0]),  # no reference: not in the IQM
+    ]
+    summary = summary_markdown(runs)
+    assert "| Breakout | atari | 2 | 2,000 | 16.1 [" in summary  # final evaluations 30.5 and 1.7
+    assert "| CartPole | atari | 1 | 2,000 | 200.0 (one seed) | 200.0 (one seed) | - |" in summary
+    iqm_line = next(line for line in summary.splitlines() if "interquartile mean over 2 game(s)" in line)
+    assert f"**{interquartile_mean([1.0, 0.0, 0.0]):.3f}**" in iqm_line
