@@ -132,7 +132,7 @@ def plot_curves(evaluations: list[Evaluations], path: Path) -> None:
             if shared:
                 rows = [run.means[np.searchsorted(run.steps, shared)] for run in runs]
                 intervals = np.array([bootstrap_interval(column) for column in np.array(rows).T])
-                frames = np.array(shared) * (runs[0].frames[0] // max(runs[0].steps[0], 1))
+                frames = runs[0].frames[np.searchsorted(runs[0].steps, shared)]
                 axis.plot(frames, intervals[:, 0], color="black", label=f"mean of {len(runs)} seeds")
                 axis.fill_between(frames, intervals[:, 1], intervals[:, 2], color="black", alpha=0.15, label="95% CI")
         axis.set_title(game)
