@@ -59,7 +59,9 @@ def test_summary_reports_atari_games_human_normalized_with_their_iqm(tmp_path):
 
     def evaluations(game: str, seed: int, means: list[float]) -> Evaluations:
         steps = np.array([1000, 2000])
-        return Evaluations(RunRecord(game, seed, "atari", tmp_path / f"{game}-{seed}"), steps, steps * 4, np.array(means))
+        return Evaluations(
+            RunRecord(game, seed, "atari", tmp_path / f"{game}-{seed}"), steps, steps * 4, np.array(means)
+        )
 
     runs = [
         evaluations("Breakout", 0, [1.7, 30.5]),  # human-normalized final: 1.0
