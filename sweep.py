@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from sweeps.driver import SweepState, drive
     from sweeps.plan import steps_done
     from sweeps.ray_runner import RunResources, start_ray
+    from training.stop import install_stop_handlers, raise_keyboard_interrupt
 
     sweep = SweepState({run: "finished" if steps_done(run) >= steps else "waiting" for run in runs})
     unfinished = sweep.unfinished()
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, ConnectionError, ValueError) as error:
             return report_usage_error(f"Ray could not start: {error}")
         print(f"Ray is up ({'local, on 127.0.0.1' if args.address is None else args.address})", flush=True)
+        install_stop_handlers(raise_keyboard_interrupt)  # also where the shell started us with SIGINT ignored
         arguments = (steps, args.overrides, args.preset is not None, args.save_replay)
         try:
             drive(

@@ -22,3 +22,9 @@ def install_stop_handlers(on_first: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+def raise_keyboard_interrupt() -> None:
+    """For ``install_stop_handlers`` in a program that stops through ``KeyboardInterrupt``
+    (Python's own Ctrl-C), so SIGTERM, and SIGINT where a shell ignored it, do the same."""
+    raise KeyboardInterrupt
