@@ -12,6 +12,7 @@ and exit code 2, before anything is played.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -101,11 +102,9 @@ def load_player(args: argparse.Namespace):
                 f"{args.checkpoint} is a checkpoint of {spec.name}, not {resolve_game(args.game).name}; drop --game"
             )
         network = network_from_checkpoint(state, device)
-    settings = PlaySettings.from_config(config)
-    settings = PlaySettings(
-        settings.epsilon if args.epsilon is None else args.epsilon,
-        settings.max_episode_steps if args.max_steps is None else args.max_steps,
-        settings.sticky_actions,
+    overrides = {"epsilon": args.epsilon, "max_episode_steps": args.max_steps}
+    settings = dataclasses.replace(
+        PlaySettings.from_config(config), **{name: value for name, value in overrides.items() if value is not None}
     )
     return spec, network, device, settings
 
