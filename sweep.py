@@ -14,7 +14,6 @@ joins a running cluster instead (see the README). Bad input gets a one-line erro
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -42,42 +41,11 @@ def parse_args(argv: list[str] | None):
 
 def resolve_sweep(args):
     """Everything the sweep needs, checked before Ray starts: (runs, steps, folder)."""
-    import train
-    from agent.config import PRESETS, make_config, preset_for_game
-    from envs import UnknownGameError, resolve_game
-    from sweeps.plan import DEFAULT_SWEEP_ROOT, plan_runs, train_arguments
+    from sweeps.plan import resolve_plan
 
-    require(bool(args.games), "say which games to train with --games, e.g. --games Pong Breakout")
-    require(bool(args.seeds), "--seeds needs at least one seed, e.g. --seeds 0 1 2")
-    require(len(set(args.seeds)) == len(args.seeds), "--seeds lists a seed twice")
     require(args.cpus_per_run > 0, "--cpus-per-run must be positive")
     require(args.gpus_per_run >= 0, "--gpus-per-run must be 0 or more")
-    require(
-        args.preset is None or args.preset in PRESETS,
-        f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}",
-    )
-    try:
-        games = list(dict.fromkeys(resolve_game(game).name for game in args.games))
-    except UnknownGameError as error:
-        raise UsageError(str(error)) from None
-    name = args.name or "-".join(games)
-    require(re.fullmatch(r"[A-Za-z0-9._-]+", name) is not None, f"--name {name!r}: use letters, digits, '.', '_', '-'")
-    if args.steps is not None:
-        steps = args.steps
-    else:
-        steps_of = {
-            make_config(args.preset or preset_for_game(resolve_game(game).family)).total_steps for game in games
-        }
-        require(len(steps_of) == 1, "these games' presets train for different lengths; give --steps")
-        steps = steps_of.pop()
-    folder = (args.root or DEFAULT_SWEEP_ROOT) / name
-    runs = []
-    for game in games:
-        preset = args.preset or preset_for_game(resolve_game(game).family)
-        runs += plan_runs([game], args.seeds, preset, folder)
-    for run in runs:  # each run's own command line, checked as train.py checks it
-        train.resolve_run(train.parse_args(train_arguments(run, steps, args.overrides, args.preset is not None, False)))
-    return runs, steps, folder
+    return resolve_plan(args.games, args.seeds, args.steps, args.preset, args.overrides, args.name, args.root)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, RayUnavailable) as error:
         return report_usage_error(error)
 
+    from analysis.random_policy import random_policy_means_of_runs
     from analysis.results import write_report
     from sweeps.driver import SweepState, drive
     from sweeps.plan import steps_done
@@ -114,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             ray.shutdown()
-    written = write_report(runs, folder)
+    written = write_report(runs, folder, random_policy_means_of_runs(runs, folder))
     print(f"results: {', '.join(str(path) for path in written)}", flush=True)
     if len(sweep.unfinished()) > len(sweep.errors):  # some runs can go on
         print(f"resume with: python {' '.join(['sweep.py', *(argv if argv is not None else sys.argv[1:])])}")

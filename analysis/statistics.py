@@ -1,5 +1,5 @@
 """The statistics deep-RL results are reported with (Agarwal et al., NeurIPS 2021, "Deep RL
-at the edge of the statistical precipice"): human-normalized scores, the interquartile mean
+at the edge of the statistical precipice"): the interquartile mean
 (IQM) across runs, and percentile bootstrap confidence intervals, stratified by game so each
 resample keeps every game's number of runs.
 
@@ -9,33 +9,12 @@ for the few functions below, which the tests check against direct computations.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-REFERENCE_SCORES_FILE = Path(__file__).with_name("atari_reference_scores.csv")
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2_000
-
-
-@lru_cache(maxsize=1)
-def atari_reference_scores() -> dict[str, tuple[float, float]]:
-    """Game -> (random score, human score) for the Atari-57 games (source in the CSV's header)."""
-    with open(REFERENCE_SCORES_FILE, newline="") as file:
-        rows = csv.DictReader(line for line in file if not line.startswith("#"))
-        return {row["game"]: (float(row["random"]), float(row["human"])) for row in rows}
-
-
-def human_normalized(game: str, score: float) -> float | None:
-    """``(score - random) / (human - random)``, or ``None`` for a game without reference scores."""
-    reference = atari_reference_scores().get(game)
-    if reference is None:
-        return None
-    random, human = reference
-    return (score - random) / (human - random)
 
 
 def interquartile_mean(values: Sequence[float] | np.ndarray) -> float:

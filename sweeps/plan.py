@@ -3,9 +3,11 @@ that start or resume it, and whether it is finished already."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from analysis.results import RunRecord
+from training.cli import UsageError, require
 
 DEFAULT_SWEEP_ROOT = Path("checkpoints") / "sweeps"
 
@@ -40,3 +42,40 @@ def train_arguments(
         "--game", run.game, "--seed", str(run.seed), "--steps", str(steps), "--run-dir", str(run.run_dir),
         "--quiet", *preset, *sets,
     ]  # fmt: skip
+
+
+def resolve_plan(
+    games: list[str],
+    seeds: list[int],
+    steps: int | None,
+    preset: str | None,
+    overrides: list[str],
+    name: str | None,
+    root: Path | None,
+) -> tuple[list[RunRecord], int, Path]:
+    """Games x seeds checked before any work (``UsageError`` says what to change): the runs,
+    their agent steps (default: the presets' ``total_steps``) and the folder they go in."""
+    import train
+    from agent.config import PRESETS, make_config, preset_for_game
+    from envs import UnknownGameError, resolve_game
+
+    require(bool(games), "say which games to train with --games, e.g. --games Pong Breakout")
+    require(bool(seeds), "--seeds needs at least one seed, e.g. --seeds 0 1 2")
+    require(len(set(seeds)) == len(seeds), "--seeds lists a seed twice")
+    require(preset is None or preset in PRESETS, f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    try:
+        canonical = list(dict.fromkeys(resolve_game(game).name for game in games))
+    except UnknownGameError as error:
+        raise UsageError(str(error)) from None
+    name = name or "-".join(canonical)
+    require(re.fullmatch(r"[A-Za-z0-9._-]+", name) is not None, f"--name {name!r}: use letters, digits, '.', '_', '-'")
+    preset_of = {game: preset or preset_for_game(resolve_game(game).family) for game in canonical}
+    if steps is None:
+        steps_of = {make_config(preset_of[game]).total_steps for game in canonical}
+        require(len(steps_of) == 1, "these games' presets train for different lengths; give --steps")
+        steps = steps_of.pop()
+    folder = (root or DEFAULT_SWEEP_ROOT) / name
+    runs = [run for game in canonical for run in plan_runs([game], seeds, preset_of[game], folder)]
+    for run in runs:  # each run's own command line, checked as train.py checks it
+        train.resolve_run(train.parse_args(train_arguments(run, steps, overrides, preset is not None, False)))
+    return runs, steps, folder

@@ -6,13 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.statistics import (
-    atari_reference_scores,
-    bootstrap_interval,
-    human_normalized,
-    interquartile_mean,
-    stratified_bootstrap_interval,
-)
+from analysis.references import atari_reference_scores, human_normalized, normalized_score, our_games_reference_scores
+from analysis.statistics import bootstrap_interval, interquartile_mean, stratified_bootstrap_interval
 from envs import list_games
 
 
@@ -67,10 +62,36 @@ def test_summary_reports_atari_games_human_normalized_with_their_iqm(tmp_path):
         evaluations("Breakout", 0, [1.7, 30.5]),  # human-normalized final: 1.0
         evaluations("Breakout", 1, [5.0, 1.7]),  # 0.0, best 5.0
         evaluations("Pong", 0, [-21.0, -20.7]),  # 0.0
-        evaluations("CartPole", 0, [20.0, 200.0]),  # no reference: not in the IQM
+        evaluations("CartPole", 0, [20.0, 200.0]),  # ours: reference-normalized, in its own IQM
+        evaluations("MadeUpGame", 0, [1.0, 2.0]),  # no reference at all
     ]
-    summary = summary_markdown(runs)
+    summary = summary_markdown(runs, random_means={"Breakout": 1.5})
     assert "| Breakout | atari | 2 | 2,000 | 16.1 [" in summary  # final evaluations 30.5 and 1.7
-    assert "| CartPole | atari | 1 | 2,000 | 200.0 (one seed) | 200.0 (one seed) | - |" in summary
-    iqm_line = next(line for line in summary.splitlines() if "interquartile mean over 2 game(s)" in line)
-    assert f"**{interquartile_mean([1.0, 0.0, 0.0]):.3f}**" in iqm_line
+    breakout_row = next(line for line in summary.splitlines() if line.startswith("| Breakout |"))
+    assert "| 1.5 |" in breakout_row and "Nature DQN 401.2 at 50M frames" in breakout_row
+    cartpole_normalized = (200.0 - 22.0) / (500.0 - 22.0)
+    one_seed = "200.0 (one seed)"
+    row = f"| CartPole | atari | 1 | 2,000 | {one_seed} | {one_seed} | - | {cartpole_normalized:.3f} (one seed)"
+    assert row in summary
+    assert "| MadeUpGame | atari | 1 | 2,000 | 2.0 (one seed) | 2.0 (one seed) | - | - | - |" in summary
+    atari_line = next(line for line in summary.splitlines() if "interquartile mean over 2 game(s)" in line)
+    assert atari_line.startswith("Atari, human-normalized")
+    assert f"**{interquartile_mean([1.0, 0.0, 0.0]):.3f}**" in atari_line
+    ours_line = next(line for line in summary.splitlines() if line.startswith("Our games"))
+    assert f"**{cartpole_normalized:.3f}**" in ours_line and "over 1 game(s)" in ours_line
+    # every evaluation point of every seed, and the mean where all seeds have one
+    breakout_points = summary[summary.index("### Breakout") :].split("###")[1].splitlines()
+    assert "| step | frames | seed 0 | seed 1 | mean over seeds |" in breakout_points
+    assert any(line.startswith("| 2,000 | 8,000 | 30.5 | 1.7 | 16.1 [") for line in breakout_points)
+    assert "Random policy, measured the same way: 1.50." in breakout_points
+
+
+def test_our_games_are_normalized_against_their_reference_scores():
+    table = our_games_reference_scores()
+    assert {"Catcher", "FlappyBird", "Pixelcopter", "PLEPong", "Snake", "CartPole"} <= set(table)
+    assert all(reference > random for random, reference in table.values())
+    random, reference = table["Snake"]
+    assert normalized_score("Snake", random) == pytest.approx(0.0)
+    assert normalized_score("Snake", reference) == pytest.approx(1.0)
+    assert normalized_score("Breakout", 30.5) == human_normalized("Breakout", 30.5)
+    assert normalized_score("MadeUpGame", 1.0) is None

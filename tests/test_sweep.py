@@ -59,7 +59,7 @@ def test_two_runs_finish_are_summarised_and_a_second_sweep_skips_them(tmp_path):
     summary = (folder / "summary.md").read_text()
     assert "| CartPole | cartpole | 2 | 2,000 |" in summary
     rows = (folder / "results.csv").read_text().splitlines()
-    assert rows[0] == "game,seed,preset,step,frames,eval_mean"
+    assert rows[0] == "game,seed,preset,step,frames,eval_mean,random_mean,normalized"
     assert {row.split(",")[1] for row in rows[1:]} == {"0", "1"} and len(rows) == 1 + 2 * 2
     assert (folder / "curves.png").stat().st_size > 10_000
     before = (folder / "CartPole-seed0" / "latest.pt").stat().st_mtime_ns

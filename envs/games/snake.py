@@ -1,7 +1,16 @@
-"""Snake on a 16x16 grid: eat the food to grow; the game ends on hitting a wall or itself.
+"""Snake on a 10x10 grid: eat the apple to grow; the game ends on hitting a wall or itself,
+or on starving (no apple for ``HUNGER_LIMIT`` moves).
 
-Rewards: +1 per food eaten, -1 on death. Actions: up, down, left, right, do nothing (keep
-going). Turning straight back into the body is ignored, as in PLE.
+Rewards: +1 per apple eaten, -1 when the game ends. Actions: up, down, left, right, do
+nothing (keep going). Turning straight back into the body is ignored, as in PLE.
+
+Why this shape (the 16x16 board of the first version did not learn in 150k steps): a random
+snake dies within 10 to 30 moves and finds an apple in 1 game of 10 whatever the board; what
+decides learning is what happens once the agent has learned not to die. On a big board with
+no hunger, circling in place avoids the -1 forever and earns nothing, and with exploration
+down to 5% the agent rarely stumbles on an apple again. Hunger makes circling as bad as dying,
+and the smaller board keeps the apple a few moves away. Each cell is 8x8 pixels, so the
+84x84 view shows every cell at nearly full size.
 """
 
 from __future__ import annotations
@@ -10,16 +19,21 @@ import pygame
 
 from envs.games.base import PygameGame
 
-GRID_CELLS = 16
-CELL_PIXELS = 4
+GRID_CELLS = 10
+CELL_PIXELS = 8
 DIRECTIONS = ((0, -1), (0, 1), (-1, 0), (1, 0))  # up, down, left, right
 START_LENGTH = 3
-# Colours whose grayscale levels (what the agent sees) stand well apart: food brightest, then
-# the head, then the body, on the dark background. Red food on a green body, as first drawn,
-# came out at 118 and 124 of 255: the food looked like a piece of the body.
-FOOD_COLOUR = (255, 240, 120)
-HEAD_COLOUR = (110, 220, 110)
+HUNGER_LIMIT = GRID_CELLS * GRID_CELLS
+"""Moves without eating before the snake starves (ends the game like a crash)."""
+# Colours whose grayscale levels (what the agent sees) stand well apart: the apple brightest,
+# then the head, then the body, on the dark background. Red food on a green body, as first
+# drawn, came out at 118 and 124 of 255: the food looked like a piece of the body.
+APPLE_COLOUR = (255, 236, 110)
+APPLE_STEM_COLOUR = (120, 80, 40)
+APPLE_LEAF_COLOUR = (90, 200, 90)
+HEAD_COLOUR = (120, 225, 120)
 BODY_COLOUR = (40, 140, 40)
+EYE_COLOUR = (15, 15, 25)
 
 
 class Snake(PygameGame):
@@ -31,6 +45,7 @@ class Snake(PygameGame):
         middle = GRID_CELLS // 2
         self.body = [(middle - index, middle) for index in range(START_LENGTH)]  # head first
         self.direction = (1, 0)
+        self.moves_since_food = 0
         self._place_food()
 
     def _place_food(self) -> None:
@@ -51,14 +66,54 @@ class Snake(PygameGame):
             return -1.0, True
         self.body = [head, *body_after_move]
         if eats:
+            self.moves_since_food = 0
             if len(self.body) == GRID_CELLS * GRID_CELLS:
                 return 1.0, True
             self._place_food()
             return 1.0, False
+        self.moves_since_food += 1
+        if self.moves_since_food >= HUNGER_LIMIT:
+            return -1.0, True
         return 0.0, False
 
     def _draw(self, canvas: pygame.Surface) -> None:
-        canvas.fill(FOOD_COLOUR, (self.food[0] * CELL_PIXELS, self.food[1] * CELL_PIXELS, CELL_PIXELS, CELL_PIXELS))
-        for index, (x, y) in enumerate(self.body):
-            colour = HEAD_COLOUR if index == 0 else BODY_COLOUR
-            canvas.fill(colour, (x * CELL_PIXELS, y * CELL_PIXELS, CELL_PIXELS, CELL_PIXELS))
+        self._draw_apple(canvas, *self._cell_origin(self.food))
+        for index, cell in reversed(list(enumerate(self.body))):
+            x, y = self._cell_origin(cell)
+            if index == 0:
+                pygame.draw.rect(canvas, HEAD_COLOUR, (x, y, CELL_PIXELS, CELL_PIXELS), border_radius=3)
+                self._draw_eyes(canvas, x, y)
+            else:  # segments one pixel apart, so the body reads as a chain
+                pygame.draw.rect(canvas, BODY_COLOUR, (x + 1, y + 1, CELL_PIXELS - 2, CELL_PIXELS - 2), border_radius=2)
+                self._join(canvas, cell, self.body[index - 1])
+
+    @staticmethod
+    def _cell_origin(cell: tuple[int, int]) -> tuple[int, int]:
+        return cell[0] * CELL_PIXELS, cell[1] * CELL_PIXELS
+
+    def _join(self, canvas: pygame.Surface, cell: tuple[int, int], towards: tuple[int, int]) -> None:
+        """Fills the gap between a segment and the one nearer the head."""
+        x, y = self._cell_origin(cell)
+        dx, dy = towards[0] - cell[0], towards[1] - cell[1]
+        middle = CELL_PIXELS // 2
+        if dx:
+            canvas.fill(BODY_COLOUR, (x + (CELL_PIXELS - 2 if dx > 0 else 0), y + middle - 2, 2, 4))
+        elif dy:
+            canvas.fill(BODY_COLOUR, (x + middle - 2, y + (CELL_PIXELS - 2 if dy > 0 else 0), 4, 2))
+
+    def _draw_eyes(self, canvas: pygame.Surface, x: int, y: int) -> None:
+        """Two dark eyes toward the front of the head, off its centre (the agent's view of the
+        head's middle stays the head's colour)."""
+        dx, dy = self.direction
+        front = CELL_PIXELS // 2 if (dx > 0 or dy > 0) else 2
+        sides = (1, CELL_PIXELS - 3)
+        for side in sides:
+            column, row = (x + front, y + side) if dx else (x + side, y + front)
+            canvas.fill(EYE_COLOUR, (column, row, 2, 2))
+
+    @staticmethod
+    def _draw_apple(canvas: pygame.Surface, x: int, y: int) -> None:
+        centre = (x + CELL_PIXELS // 2, y + CELL_PIXELS // 2 + 1)
+        pygame.draw.circle(canvas, APPLE_COLOUR, centre, CELL_PIXELS // 2 - 1)
+        canvas.fill(APPLE_STEM_COLOUR, (centre[0], y, 1, 2))
+        canvas.fill(APPLE_LEAF_COLOUR, (centre[0] + 1, y, 2, 1))
