@@ -20,6 +20,9 @@ import numpy as np
 
 from training.cli import CommandLineParser, UsageError, report_usage_error, require
 
+LARGEST_WINDOW_PIXELS = 800
+"""``--scale`` is lowered where the window or MP4 would be taller or wider than this."""
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = CommandLineParser(description="Watch a DQN agent play; record MP4 and GIF demos.")
@@ -48,6 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gif-every", type=int, default=2, help="keep every k-th frame in the GIF (default 2)")
     parser.add_argument("--gif-scale", type=int, default=1, help="GIF scale (default 1)")
     parser.add_argument("--gif-seconds", type=float, default=30.0, help="longest GIF, in seconds of play (default 30)")
+    parser.add_argument(
+        "--score-overlay", action="store_true", help="write the game number and score onto the MP4 and GIF frames"
+    )
     return parser.parse_args(argv)
 
 
@@ -113,6 +119,7 @@ def play(args: argparse.Namespace, spec, network, device, settings) -> list[floa
     from envs import action_names
     from training.evaluation import play_games
     from training.stop import install_stop_handlers
+    from viewer.overlay import with_score
     from viewer.recording import GifRecorder, Mp4Recorder
     from viewer.window import GameWindow, display_available
 
@@ -130,12 +137,15 @@ def play(args: argparse.Namespace, spec, network, device, settings) -> list[floa
         stop["requested"] = True
         print("\ninterrupted: finishing the recordings (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
 
+    def recorded(frame: np.ndarray, episode: int, score: float) -> np.ndarray:
+        return with_score(frame, episode=episode, score=score) if args.score_overlay else frame
+
     install_stop_handlers(request_stop)
     games = play_games(spec.name, network, settings, episodes=args.episodes, seed=args.seed, device=device, render=True)
     try:
         for step in games:
-            if scale is None:  # the first screen sets the sizes; big screens (CartPole) stay on screen
-                scale = max(1, min(args.scale, 1000 // max(step.frame.shape[:2])))
+            if scale is None:  # the first screen sets the sizes; big screens (FlappyBird, CartPole) stay on screen
+                scale = max(1, min(args.scale, LARGEST_WINDOW_PIXELS // max(step.frame.shape[:2])))
                 if show_window:
                     speed = None if args.fast else (args.fps or natural_speed)
                     names = action_names(spec.name)
@@ -152,9 +162,9 @@ def play(args: argparse.Namespace, spec, network, device, settings) -> list[floa
                             max_seconds=args.gif_seconds,
                         )
                     )
-            for recorder in recorders:
-                recorder.add(step.frame)
             shown = step.score - step.reward  # the score on the screen the action was chosen on
+            for recorder in recorders:
+                recorder.add(recorded(step.frame, step.episode, shown))
             if window is not None and not window.show(
                 step.frame, episode=step.episode, score=shown, q_values=step.q_values, action=step.action
             ):
@@ -162,7 +172,7 @@ def play(args: argparse.Namespace, spec, network, device, settings) -> list[floa
                 break
             if step.done:
                 for recorder in recorders:
-                    recorder.add(step.next_frame)
+                    recorder.add(recorded(step.next_frame, step.episode, step.score))
                 scores.append(float(step.info["episode_score"]))
                 length = step.info["episode_length"]
                 print(f"episode {step.episode}: score {scores[-1]:g} in {length} steps", flush=True)

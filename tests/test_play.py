@@ -20,6 +20,7 @@ from agent.config import make_config, preset_for_game
 from agent.learner import DQNLearner
 from agent.network import build_q_network
 from envs import make_env, resolve_game
+from envs.games.base import DISPLAY_SCALE
 from tests.commands import ROOT, run_script
 
 
@@ -77,10 +78,11 @@ def test_mp4_and_gif_read_back_with_the_right_frames(tmp_path):
     [steps] = steps_played(result.stdout)
     assert 10 < steps <= 60  # the step cap, or the untrained agent lost its lives first
     video = np.stack(list(iio.imiter(mp4, extension=".mp4")))
-    assert video.shape == (steps + 1, 64 * 3, 64 * 3, 3)  # the first frame and one per step
+    side = 64 * DISPLAY_SCALE  # Catcher's 64x64 game, drawn for people at DISPLAY_SCALE
+    assert video.shape == (steps + 1, side * 3, side * 3, 3)  # the first frame and one per step
     assert len({frame.tobytes() for frame in video}) > 10
     animation = iio.imread(gif, index=None)
-    assert animation.shape[0] == (steps + 1 + 1) // 2 and animation.shape[1:3] == (128, 128)
+    assert animation.shape[0] == (steps + 1 + 1) // 2 and animation.shape[1:3] == (side * 2, side * 2)
     assert len({frame.tobytes() for frame in animation}) > 5
     assert "mean" in result.stdout and "std" in result.stdout and "min" in result.stdout and "max" in result.stdout
 
@@ -215,3 +217,28 @@ def test_the_q_value_panel_keeps_every_label_inside_the_window():
     drawn_columns = np.flatnonzero((hud != np.array(BACKGROUND)).any(axis=(1, 2)))
     assert drawn_columns.max() < hud.shape[0] - 4  # a margin is left: nothing is cut at the right edge
     window.close()
+
+
+def test_score_overlay_writes_the_score_on_the_recordings_top_band_only(tmp_path):
+    from viewer.overlay import with_score
+
+    frame = np.full((256, 256, 3), 90, dtype=np.uint8)
+    one, seven = with_score(frame, episode=1, score=1), with_score(frame, episode=1, score=7)
+    band = np.flatnonzero((one != frame).any(axis=(1, 2)))
+    assert band[0] == 0 and 15 < len(band) < 60  # a band at the top, a line of text high
+    np.testing.assert_array_equal(one[band[-1] + 1 :], frame[band[-1] + 1 :])  # the game below is untouched
+    assert (one[band] < 90).any() and (one[band] > 200).all(axis=2).any()  # darkened, with white text
+    assert not np.array_equal(one, seven)  # the text says the score
+
+    common = ["--game", "Catcher", "--random", "--headless", "--episodes", "1", "--max-steps", "40", "--gif-every", "1"]
+    plain, overlaid = tmp_path / "plain.gif", tmp_path / "overlaid.gif"
+    assert play(*common, "--gif", str(plain)).returncode == 0
+    result = play(*common, "--gif", str(overlaid), "--score-overlay")
+    assert result.returncode == 0, result.stderr
+    plain_frames, overlaid_frames = iio.imread(plain, index=None), iio.imread(overlaid, index=None)
+    assert plain_frames.shape == overlaid_frames.shape
+    below = band[-1] + 1
+    difference = np.abs(plain_frames[:, below:].astype(int) - overlaid_frames[:, below:].astype(int))
+    assert difference.mean() < 2  # the same game (GIF palettes aside)
+    white = (overlaid_frames[:, band] > 200).all(axis=-1).any(axis=(1, 2))
+    assert white.all() and not (plain_frames[:, band] > 200).all(axis=-1).any()  # the text on every frame

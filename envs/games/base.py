@@ -5,6 +5,12 @@ A game subclass implements ``_new_game()``, ``_advance(action) -> (reward, game_
 ``_draw(canvas)``; this base turns that into a ``gymnasium.Env`` whose observation is the
 colour frame ``(height, width, 3) uint8``. Nothing opens a display unless
 ``render_mode="human"`` asks for one, so the games run headless on servers.
+
+Two drawings of one state: the observation is the game's own small canvas in flat shapes
+(what the agent learns from: each object one colour, far apart in grayscale), and what a person
+sees (``render()``, the window, recordings) is drawn ``DISPLAY_SCALE`` times bigger by
+``_draw_display`` with recognisable sprites (a bird with a wing, a helicopter, a basket). A game
+without its own display drawing shows its observation enlarged.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import pygame
 from envs.snapshot import plain_fields, rng_from_state, rng_state
 
 BACKGROUND = (20, 20, 30)
-WINDOW_SCALE = 4
+DISPLAY_SCALE = 4
+"""Display pixels per game pixel in ``render()``, the window and recordings."""
 
 
 class PygameGame(gym.Env):
@@ -41,6 +48,7 @@ class PygameGame(gym.Env):
             "observation_space",
             "spec",
             "canvas",
+            "display_canvas",
             "_window",
             "_clock",
             "_np_random",
@@ -55,6 +63,7 @@ class PygameGame(gym.Env):
         self.action_space = gym.spaces.Discrete(len(self.action_names))
         self.observation_space = gym.spaces.Box(0, 255, (self.height, self.width, 3), np.uint8)
         self.canvas = pygame.Surface((self.width, self.height))
+        self.display_canvas = pygame.Surface((self.width * DISPLAY_SCALE, self.height * DISPLAY_SCALE))
         self._window: pygame.Surface | None = None
         self._clock: pygame.time.Clock | None = None
         self._started = False
@@ -68,6 +77,11 @@ class PygameGame(gym.Env):
 
     def _draw(self, canvas: pygame.Surface) -> None:
         raise NotImplementedError
+
+    def _draw_display(self, canvas: pygame.Surface, scale: int) -> None:
+        """What a person sees, on a canvas ``scale`` times the game's size; by default the
+        observation, enlarged."""
+        pygame.transform.scale(self.canvas, canvas.get_size(), canvas)
 
     # -- gymnasium API ----------------------------------------------------------------
     def get_action_meanings(self) -> list[str]:
@@ -104,24 +118,31 @@ class PygameGame(gym.Env):
             self._show()
         return self._canvas_pixels()
 
-    def _canvas_pixels(self) -> np.ndarray:
-        raw = pygame.image.tobytes(self.canvas, "RGB")
-        return np.frombuffer(raw, dtype=np.uint8).reshape(self.height, self.width, 3).copy()
+    def _canvas_pixels(self, canvas: pygame.Surface | None = None) -> np.ndarray:
+        canvas = canvas or self.canvas
+        width, height = canvas.get_size()
+        return np.frombuffer(pygame.image.tobytes(canvas, "RGB"), dtype=np.uint8).reshape(height, width, 3).copy()
+
+    def _draw_display_canvas(self) -> pygame.Surface:
+        self.display_canvas.fill(BACKGROUND)
+        self._draw_display(self.display_canvas, DISPLAY_SCALE)
+        return self.display_canvas
 
     def render(self) -> np.ndarray | None:
-        """The true-colour frame of the current state (``rgb_array``); ``human`` draws on step."""
+        """``rgb_array``: the display frame of the current state, ``DISPLAY_SCALE`` times the
+        observation's size, drawn for people; ``human`` draws the window on each step."""
         if self.render_mode == "rgb_array":
-            return self._canvas_pixels()
+            return self._canvas_pixels(self._draw_display_canvas())
         return None
 
     def _show(self) -> None:
         if self._window is None:
             pygame.display.init()
-            self._window = pygame.display.set_mode((self.width * WINDOW_SCALE, self.height * WINDOW_SCALE))
+            self._window = pygame.display.set_mode(self.display_canvas.get_size())
             pygame.display.set_caption(type(self).__name__)
             self._clock = pygame.time.Clock()
         pygame.event.pump()
-        pygame.transform.scale(self.canvas, self._window.get_size(), self._window)
+        self._window.blit(self._draw_display_canvas(), (0, 0))
         pygame.display.flip()
         self._clock.tick(self.metadata["render_fps"])
 

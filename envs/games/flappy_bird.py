@@ -20,6 +20,12 @@ PIPE_WIDTH = 12
 PIPE_GAP = 34
 PIPE_SPACING = 48
 PIPE_SPEED_PIXELS = 1.5
+# the display drawing (what a person sees; the agent sees flat shapes)
+SKY = (112, 197, 206)
+PIPE_GREEN = (100, 190, 60)
+PIPE_LIGHT = (160, 230, 110)
+PIPE_DARK = (50, 110, 35)
+CAP_HEIGHT = 12
 
 
 class FlappyBird(PygameGame):
@@ -75,3 +81,36 @@ class FlappyBird(PygameGame):
             canvas.fill((80, 190, 80), (int(x), 0, PIPE_WIDTH, int(gap_top)))
             canvas.fill((80, 190, 80), (int(x), int(gap_top + PIPE_GAP), PIPE_WIDTH, self.height))
         canvas.fill((250, 210, 60), (BIRD_X, int(self.bird_y), BIRD_SIZE, BIRD_SIZE))
+
+    def _draw_display(self, canvas: pygame.Surface, scale: int) -> None:
+        """A sky, green pipes with caps, and a yellow bird with an eye, a beak and a wing that
+        beats up while the bird rises."""
+        canvas.fill(SKY)
+        width, height = PIPE_WIDTH * scale, self.height * scale
+        for x, gap_top, _ in self.pipes:
+            left = x * scale
+            gap_start, gap_end = gap_top * scale, (gap_top + PIPE_GAP) * scale
+            for start, end in ((0, gap_start), (gap_end, height)):
+                pygame.draw.rect(canvas, PIPE_GREEN, (left, start, width, end - start))
+                pygame.draw.rect(canvas, PIPE_LIGHT, (left + 4, start, 5, end - start))
+                pygame.draw.rect(canvas, PIPE_DARK, (left + width - 7, start, 7, end - start))
+            for cap_top in (gap_start - CAP_HEIGHT, gap_end):
+                cap = pygame.Rect(left - 4, cap_top, width + 8, CAP_HEIGHT)
+                pygame.draw.rect(canvas, PIPE_GREEN, cap)
+                pygame.draw.rect(canvas, PIPE_LIGHT, (cap.left + 4, cap.top + 2, 6, CAP_HEIGHT - 4))
+                pygame.draw.rect(canvas, PIPE_DARK, cap, 2)
+
+        left, top, size = BIRD_X * scale, self.bird_y * scale, BIRD_SIZE * scale
+        pygame.draw.ellipse(canvas, (250, 210, 60), (left, top + 2, size, size - 4))
+        pygame.draw.ellipse(canvas, (150, 100, 20), (left, top + 2, size, size - 4), 2)
+        pygame.draw.circle(canvas, (255, 255, 255), (left + size * 0.7, top + size * 0.33), 4)
+        pygame.draw.circle(canvas, (20, 20, 20), (left + size * 0.75, top + size * 0.33), 2)
+        beak_y = top + size * 0.55
+        pygame.draw.polygon(
+            canvas,
+            (240, 110, 40),
+            [(left + size - 3, beak_y - 3), (left + size + 5, beak_y), (left + size - 3, beak_y + 3)],
+        )
+        wing_top = top + (3 if self.bird_velocity < 0 else size * 0.45)
+        pygame.draw.ellipse(canvas, (255, 245, 190), (left + 2, wing_top, size * 0.5, size * 0.35))
+        pygame.draw.ellipse(canvas, (150, 100, 20), (left + 2, wing_top, size * 0.5, size * 0.35), 1)

@@ -18,6 +18,11 @@ COPTER_SIZE = 5
 CAVE_MARGIN = 5
 BLOCK_WIDTH = 6
 BLOCK_HEIGHT = 14
+# the display drawing (what a person sees; the agent sees flat shapes)
+ROCK = (110, 80, 50)
+ROCK_LIGHT = (150, 115, 75)
+COPTER_BODY = (235, 235, 245)
+COPTER_DARK = (60, 60, 80)
 BLOCK_SPACING = 36
 SCROLL_PIXELS = 1.5
 
@@ -78,3 +83,30 @@ class Pixelcopter(PygameGame):
         for x, top, _ in self.blocks:
             canvas.fill((110, 80, 50), (int(x), int(top), BLOCK_WIDTH, BLOCK_HEIGHT))
         canvas.fill((240, 240, 240), (COPTER_X, int(self.copter_y), COPTER_SIZE, COPTER_SIZE))
+
+    def _draw_display(self, canvas: pygame.Surface, scale: int) -> None:
+        """A rocky cave and pillars, and a helicopter: cabin, window, tail boom with its rotor,
+        main rotor and skids."""
+        width, height, margin = self.width * scale, self.height * scale, CAVE_MARGIN * scale
+        for top in (0, height - margin):
+            pygame.draw.rect(canvas, ROCK, (0, top, width, margin))
+        for x in range(0, width + 12, 12):  # a rough edge on both walls
+            pygame.draw.circle(canvas, ROCK, (x, margin), 5)
+            pygame.draw.circle(canvas, ROCK, (x + 6, height - margin), 5)
+        for x, top, _ in self.blocks:
+            pillar = pygame.Rect(x * scale, top * scale, BLOCK_WIDTH * scale, BLOCK_HEIGHT * scale)
+            pygame.draw.rect(canvas, ROCK, pillar, border_radius=5)
+            pygame.draw.rect(
+                canvas, ROCK_LIGHT, (pillar.left + 3, pillar.top + 4, 4, pillar.height - 8), border_radius=2
+            )
+
+        left, top, size = COPTER_X * scale, self.copter_y * scale, COPTER_SIZE * scale
+        pygame.draw.line(canvas, COPTER_BODY, (left + 4, top + size * 0.55), (left - 8, top + size * 0.4), 3)
+        pygame.draw.circle(canvas, COPTER_DARK, (left - 8, top + size * 0.4), 4, 1)
+        pygame.draw.ellipse(canvas, COPTER_BODY, (left + 1, top + 5, size - 1, size * 0.55))
+        pygame.draw.ellipse(canvas, (120, 190, 240), (left + size * 0.55, top + 7, size * 0.35, size * 0.3))
+        pygame.draw.line(canvas, COPTER_DARK, (left + size / 2, top + 5), (left + size / 2, top + 2), 2)
+        pygame.draw.line(canvas, COPTER_DARK, (left - 4, top + 1), (left + size + 4, top + 1), 2)
+        for x in (left + 5, left + size - 5):
+            pygame.draw.line(canvas, COPTER_DARK, (x, top + size * 0.8), (x, top + size - 2), 1)
+        pygame.draw.line(canvas, COPTER_DARK, (left + 1, top + size - 1), (left + size, top + size - 1), 2)

@@ -7,6 +7,8 @@ Actions: up, down, do nothing.
 
 from __future__ import annotations
 
+import functools
+
 import pygame
 
 from envs.games.base import PygameGame
@@ -18,6 +20,12 @@ CPU_PADDLE_SPEED = 1.2
 BALL_SIZE = 3
 BALL_SPEED = 2.0
 POINTS_TO_WIN = 7
+
+
+@functools.lru_cache(maxsize=1)
+def score_font() -> pygame.font.Font:
+    pygame.font.init()
+    return pygame.font.Font(None, 28)
 
 
 class PLEPong(PygameGame):
@@ -79,3 +87,28 @@ class PLEPong(PygameGame):
         canvas.fill((230, 90, 90), (2, int(self.cpu_y), PADDLE_WIDTH, PADDLE_HEIGHT))
         canvas.fill((90, 200, 230), (self.width - PADDLE_WIDTH - 2, int(self.agent_y), PADDLE_WIDTH, PADDLE_HEIGHT))
         canvas.fill((250, 250, 250), (int(self.ball_x), int(self.ball_y), BALL_SIZE, BALL_SIZE))
+
+    def _draw_display(self, canvas: pygame.Surface, scale: int) -> None:
+        """Rounded paddles, a round ball, a dashed net and both scores (the computer's on the left)."""
+        width, height = self.width * scale, self.height * scale
+        for y in range(0, height, 12):
+            pygame.draw.rect(canvas, (90, 90, 110), (width // 2 - 1, y, 3, 6))
+        paddle_width, paddle_height = PADDLE_WIDTH * scale, PADDLE_HEIGHT * scale
+        pygame.draw.rect(
+            canvas, (230, 90, 90), (2 * scale, self.cpu_y * scale, paddle_width, paddle_height), border_radius=4
+        )
+        agent_x = (self.width - PADDLE_WIDTH - 2) * scale
+        pygame.draw.rect(
+            canvas, (90, 200, 230), (agent_x, self.agent_y * scale, paddle_width, paddle_height), border_radius=4
+        )
+        radius = BALL_SIZE * scale / 2
+        pygame.draw.circle(
+            canvas, (250, 250, 250), ((self.ball_x * scale) + radius, (self.ball_y * scale) + radius), radius
+        )
+        font = score_font()
+        for points, colour, x in (
+            (self.cpu_points, (230, 90, 90), width // 4),
+            (self.agent_points, (90, 200, 230), 3 * width // 4),
+        ):
+            text = font.render(str(points), True, colour)
+            canvas.blit(text, (x - text.get_width() // 2, 6))

@@ -15,6 +15,8 @@ and the smaller board keeps the apple a few moves away. Each cell is 8x8 pixels,
 
 from __future__ import annotations
 
+import itertools
+
 import pygame
 
 from envs.games.base import PygameGame
@@ -117,3 +119,38 @@ class Snake(PygameGame):
         pygame.draw.circle(canvas, APPLE_COLOUR, centre, CELL_PIXELS // 2 - 1)
         canvas.fill(APPLE_STEM_COLOUR, (centre[0], y, 1, 2))
         canvas.fill(APPLE_LEAF_COLOUR, (centre[0] + 1, y, 2, 1))
+
+    def _draw_display(self, canvas: pygame.Surface, scale: int) -> None:
+        """A smooth snake (one rounded band through its cells), a round head with eyes looking
+        where it goes, and a red apple with a leaf."""
+        cell = CELL_PIXELS * scale
+
+        def centre(position: tuple[int, int]) -> tuple[float, float]:
+            return (position[0] + 0.5) * cell, (position[1] + 0.5) * cell
+
+        apple_x, apple_y = centre(self.food)
+        pygame.draw.circle(canvas, (215, 40, 40), (apple_x, apple_y + 2), cell * 0.4)
+        pygame.draw.circle(canvas, (255, 150, 150), (apple_x - cell * 0.13, apple_y - cell * 0.08), cell * 0.09)
+        pygame.draw.line(
+            canvas, (100, 60, 20), (apple_x, apple_y - cell * 0.3), (apple_x + 3, apple_y - cell * 0.48), 3
+        )
+        pygame.draw.ellipse(canvas, (70, 170, 60), (apple_x + 3, apple_y - cell * 0.5, cell * 0.3, cell * 0.15))
+
+        points = [centre(position) for position in self.body]
+        band = int(cell * 0.7)
+        for start, end in itertools.pairwise(points):
+            pygame.draw.line(canvas, BODY_COLOUR, start, end, band)
+        for point in points[1:]:
+            pygame.draw.circle(canvas, BODY_COLOUR, point, band / 2)
+        pygame.draw.circle(canvas, (150, 200, 90), points[-1], band / 4)  # the tail's tip
+
+        head_x, head_y = points[0]
+        pygame.draw.circle(canvas, HEAD_COLOUR, (head_x, head_y), cell * 0.45)
+        dx, dy = self.direction
+        for side in (-1, 1):
+            eye = (
+                head_x + dx * cell * 0.15 - dy * side * cell * 0.2,
+                head_y + dy * cell * 0.15 + dx * side * cell * 0.2,
+            )
+            pygame.draw.circle(canvas, (255, 255, 255), eye, cell * 0.12)
+            pygame.draw.circle(canvas, EYE_COLOUR, (eye[0] + dx * 2, eye[1] + dy * 2), cell * 0.06)
