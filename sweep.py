@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from sweeps.plan import DEFAULT_SWEEP_ROOT, add_plan_arguments
 from training.cli import CommandLineParser, UsageError, report_usage_error, require
 
 PROGRESS_EVERY_SECONDS = 30.0
@@ -24,13 +24,7 @@ PROGRESS_EVERY_SECONDS = 30.0
 
 def parse_args(argv: list[str] | None):
     parser = CommandLineParser(description="Train games x seeds as ordinary runs, in parallel on Ray.")
-    parser.add_argument("--games", nargs="*", default=[], help="game ids, e.g. Pong Breakout CartPole")
-    parser.add_argument("--seeds", nargs="*", type=int, default=[0], help="seeds of every game (default 0)")
-    parser.add_argument("--steps", type=int, help="agent steps of each run (default: the preset's total_steps)")
-    parser.add_argument("--preset", help="nature, atari, pygame or cartpole (default: chosen by game)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
-    parser.add_argument("--name", help="the sweep's folder name (default: the games, joined)")
-    parser.add_argument("--root", type=Path, help="where sweeps go (default checkpoints/sweeps)")
+    add_plan_arguments(parser, "sweep", DEFAULT_SWEEP_ROOT)
     parser.add_argument("--address", help="join a running Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
     parser.add_argument("--cpus-per-run", type=float, default=1.0, help="CPU cores each run reserves (default 1)")
     parser.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each run reserves, e.g. 0.25")
@@ -45,7 +39,8 @@ def resolve_sweep(args):
 
     require(args.cpus_per_run > 0, "--cpus-per-run must be positive")
     require(args.gpus_per_run >= 0, "--gpus-per-run must be 0 or more")
-    return resolve_plan(args.games, args.seeds, args.steps, args.preset, args.overrides, args.name, args.root)
+    root = args.root or DEFAULT_SWEEP_ROOT
+    return resolve_plan(args.games, args.seeds, args.steps, args.preset, args.overrides, args.name, root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
 from analysis.random_policy import RANDOM_EPISODES
+from sweeps.plan import add_plan_arguments
 from training.cli import CommandLineParser, UsageError, report_usage_error, require
 
 DEFAULT_ROOT = Path("checkpoints") / "learning"
@@ -41,13 +42,7 @@ INCLUDED_PRESET = "run folder"
 
 def parse_args(argv: list[str] | None):
     parser = CommandLineParser(description="Train games x seeds and report learning results (tables, curves, IQM).")
-    parser.add_argument("--games", nargs="*", default=[], help="game ids, e.g. Breakout Pong Catcher")
-    parser.add_argument("--seeds", nargs="*", type=int, default=[0], help="seeds of every game (default 0)")
-    parser.add_argument("--steps", type=int, help="agent steps of each run (default: the preset's total_steps)")
-    parser.add_argument("--preset", help="nature, atari, pygame or cartpole (default: chosen by game)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
-    parser.add_argument("--name", help="the results folder's name (default: the games, joined)")
-    parser.add_argument("--root", type=Path, help=f"where results folders go (default {DEFAULT_ROOT})")
+    add_plan_arguments(parser, "results folder", DEFAULT_ROOT)
     parser.add_argument("--hours", type=float, help="wall-clock budget of this invocation; run it again to go on")
     parser.add_argument("--save-replay", action="store_true", help="keep each run's replay memory across parts")
     parser.add_argument(

@@ -3,6 +3,7 @@ that start or resume it, and whether it is finished already."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -10,6 +11,18 @@ from analysis.results import RunRecord
 from training.cli import UsageError, require
 
 DEFAULT_SWEEP_ROOT = Path("checkpoints") / "sweeps"
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser, folder_kind: str, default_root: Path) -> None:
+    """The options that say which runs to make (games x seeds, steps, preset, overrides, where),
+    shared by ``sweep.py`` and ``bench/learning.py``; ``resolve_plan`` checks their values."""
+    parser.add_argument("--games", nargs="*", default=[], help="game ids, e.g. Pong Breakout CartPole")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0], help="seeds of every game (default 0)")
+    parser.add_argument("--steps", type=int, help="agent steps of each run (default: the preset's total_steps)")
+    parser.add_argument("--preset", help="nature, atari, pygame or cartpole (default: chosen by game)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--name", help=f"the {folder_kind}'s folder name (default: the games, joined)")
+    parser.add_argument("--root", type=Path, help=f"where {folder_kind}s go (default {default_root})")
 
 
 def plan_runs(games: list[str], seeds: list[int], preset: str, folder: Path) -> list[RunRecord]:
@@ -51,7 +64,7 @@ def resolve_plan(
     preset: str | None,
     overrides: list[str],
     name: str | None,
-    root: Path | None,
+    root: Path,
 ) -> tuple[list[RunRecord], int, Path]:
     """Games x seeds checked before any work (``UsageError`` says what to change): the runs,
     their agent steps (default: the presets' ``total_steps``) and the folder they go in."""
@@ -74,7 +87,7 @@ def resolve_plan(
         steps_of = {make_config(preset_of[game]).total_steps for game in canonical}
         require(len(steps_of) == 1, "these games' presets train for different lengths; give --steps")
         steps = steps_of.pop()
-    folder = (root or DEFAULT_SWEEP_ROOT) / name
+    folder = root / name
     runs = [run for game in canonical for run in plan_runs([game], seeds, preset_of[game], folder)]
     for run in runs:  # each run's own command line, checked as train.py checks it
         train.resolve_run(train.parse_args(train_arguments(run, steps, overrides, preset is not None, False)))
