@@ -93,7 +93,7 @@ def load_player(args: argparse.Namespace):
             spec = resolve_game(args.game)
         except UnknownGameError as error:
             raise UsageError(str(error)) from None
-        network, device, config = None, None, make_config(preset_for_game(spec.family))
+        network, device, config = None, None, make_config(preset_for_game(spec.family, spec.name))
     else:
         require(args.checkpoint is not None, "give a checkpoint or run folder to play, or --game NAME --random")
         try:

@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--hours", type=float, help="wall-clock budget; stops and saves when it runs out (train overnight: --hours 8)"
     )
-    parser.add_argument("--preset", help="nature, atari, pygame or cartpole (default: chosen by game)")
+    parser.add_argument("--preset", help="nature, atari, pygame, snake or cartpole (default: chosen by game)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--device", help="auto, cuda, mps or cpu (default auto)")
     parser.add_argument("--num-envs", type=int, help="parallel environments")
@@ -123,7 +123,7 @@ def resolve_run(args: argparse.Namespace):
             raise UsageError("--preset cannot change a resumed run; use --set FIELD=VALUE for single fields")
         config = DQNConfig.from_dict(resume_state["config"])
     else:
-        preset = args.preset or preset_for_game(spec.family)
+        preset = args.preset or preset_for_game(spec.family, spec.name)
         if preset not in PRESETS:
             raise UsageError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
         config = make_config(preset)

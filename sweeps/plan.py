@@ -19,7 +19,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser, folder_kind: str, defaul
     parser.add_argument("--games", nargs="*", default=[], help="game ids, e.g. Pong Breakout CartPole")
     parser.add_argument("--seeds", nargs="*", type=int, default=[0], help="seeds of every game (default 0)")
     parser.add_argument("--steps", type=int, help="agent steps of each run (default: the preset's total_steps)")
-    parser.add_argument("--preset", help="nature, atari, pygame or cartpole (default: chosen by game)")
+    parser.add_argument("--preset", help="nature, atari, pygame, snake or cartpole (default: chosen by game)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--name", help=f"the {folder_kind}'s folder name (default: the games, joined)")
     parser.add_argument("--root", type=Path, help=f"where {folder_kind}s go (default {default_root})")
@@ -82,7 +82,7 @@ def resolve_plan(
         raise UsageError(str(error)) from None
     name = name or "-".join(canonical)
     require(re.fullmatch(r"[A-Za-z0-9._-]+", name) is not None, f"--name {name!r}: use letters, digits, '.', '_', '-'")
-    preset_of = {game: preset or preset_for_game(resolve_game(game).family) for game in canonical}
+    preset_of = {game: preset or preset_for_game(resolve_game(game).family, game) for game in canonical}
     if steps is None:
         steps_of = {make_config(preset_of[game]).total_steps for game in canonical}
         require(len(steps_of) == 1, "these games' presets train for different lengths; give --steps")

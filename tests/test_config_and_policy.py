@@ -41,6 +41,11 @@ def test_presets_are_chosen_by_game_family():
         assert DQNConfig.from_dict(make_config(name).to_dict()) == make_config(name)  # survives a checkpoint
 
 
+def test_snake_has_its_own_preset_the_pygame_one_with_a_shorter_horizon():
+    assert preset_for_game("pygame", "Snake") == "snake" and preset_for_game("pygame", "Catcher") == "pygame"
+    assert make_config("snake") == make_config("pygame", discount=0.9)
+
+
 def test_overrides_are_typed_and_unknown_fields_named():
     config = DQNConfig()
     assert parse_override("learning_rate=1e-4", config) == ("learning_rate", 1e-4)

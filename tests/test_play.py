@@ -31,7 +31,7 @@ def play(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
 def untrained_checkpoint(path: Path, game: str, **config_changes) -> Path:
     """A real checkpoint of ``game`` (untrained weights), as train.py writes it."""
     spec = resolve_game(game)
-    config = make_config(preset_for_game(spec.family), **config_changes)
+    config = make_config(preset_for_game(spec.family, spec.name), **config_changes)
     env = make_env(game)
     shape = env.observation_space.shape
     learner = DQNLearner(build_q_network(config, shape, env.action_space.n), config, torch.device("cpu"))
