@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from agent.checkpoint import load_checkpoint
 from tests.commands import ROOT, run_script
 
@@ -69,6 +71,7 @@ def test_two_runs_finish_are_summarised_and_a_second_sweep_skips_them(tmp_path):
     assert (folder / "CartPole-seed0" / "latest.pt").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow  # a minute each: run by `pytest -m slow` (and CI)
 def test_a_killed_worker_is_retried_and_its_run_resumes_from_its_checkpoint(tmp_path):
     run_dir = tmp_path / "k" / "CartPole-seed0"
     process = start_sweep("--games", "CartPole", "--steps", "6000", "--root", str(tmp_path), "--name", "k", *QUICK)
@@ -90,6 +93,7 @@ def test_a_killed_worker_is_retried_and_its_run_resumes_from_its_checkpoint(tmp_
     assert "step 500/" not in resumed_part  # the step counter went on, it did not start over
 
 
+@pytest.mark.slow  # a minute each: run by `pytest -m slow` (and CI)
 def test_ctrl_c_stops_every_run_with_a_checkpoint_and_says_how_to_resume(tmp_path):
     args = ["--games", "CartPole", "--seeds", "0", "1", "--steps", "200000", "--root", str(tmp_path), "--name", "c"]
     process = start_sweep(*args, *QUICK)
