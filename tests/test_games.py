@@ -270,3 +270,21 @@ def test_snake_food_head_and_body_stand_apart_in_the_agents_grayscale_view():
     env.close()
     values = sorted(levels.values())
     assert min(b - a for a, b in itertools.pairwise(values)) >= 40, levels
+
+
+def test_snake_starves_after_the_hunger_limit_and_eating_resets_it():
+    game = Snake()
+    game.reset(seed=0)
+    game.food = (0, 0)  # out of the way of a snake circling in the middle
+    circle = [1, 2, 0, 3]  # down, left, up, right: a 2x2 loop that never meets the food
+    for move in range(snake.HUNGER_LIMIT - 1):
+        _, reward, terminated, _, _ = game.step(circle[move % 4])
+        assert (reward, terminated) == (0.0, False), move
+    _, reward, terminated, _, _ = game.step(circle[(snake.HUNGER_LIMIT - 1) % 4])
+    assert (reward, terminated) == (-1.0, True)
+
+    game.reset(seed=0)
+    head = game.body[0]
+    game.food = (head[0] + 1, head[1])  # straight ahead
+    _, reward, terminated, _, _ = game.step(4)
+    assert (reward, terminated, game.moves_since_food) == (1.0, False, 0)
