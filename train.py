@@ -31,7 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--preset", help="nature, atari, pygame, snake or cartpole (default: chosen by game)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--device", help="auto, cuda, mps or cpu (default auto)")
-    parser.add_argument("--num-envs", type=int, help="parallel environments")
+    parser.add_argument(
+        "--num-envs", help="parallel environments, or auto (Atari: one per CPU core and at least 4; our games: 1)"
+    )
     parser.add_argument("--replay-size", type=int, help="replay memory capacity in transitions")
     parser.add_argument(
         "--run-dir", type=Path, help="where the run's logs and checkpoints go (default checkpoints/<game>/<time>/)"
@@ -78,6 +80,18 @@ def check_replay_holds_a_batch(config, spec) -> None:
         f"a replay memory of {config.replay_capacity} transitions can never hold a batch of {config.batch_size} "
         f"with {config.num_envs} env(s) and {config.n_step}-step returns; use --replay-size {smallest} or more",
     )
+
+
+def parse_num_envs(text: str, spec) -> int:
+    """``--num-envs``: a whole number, or ``auto`` for the machine (``envs.envs_for_machine``)."""
+    from envs import envs_for_machine
+
+    if text == "auto":
+        return envs_for_machine(spec)
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--num-envs takes a whole number or auto, got {text!r}") from None
 
 
 def check_writable(run_dir: Path) -> None:
@@ -134,10 +148,11 @@ def resolve_run(args: argparse.Namespace):
         except ValueError as error:
             raise UsageError(str(error)) from None
         changes[name] = value
+    if args.num_envs is not None:
+        changes["num_envs"] = parse_num_envs(args.num_envs, spec)
     for option, field in (
         ("seed", "seed"),
         ("device", "device"),
-        ("num_envs", "num_envs"),
         ("replay_size", "replay_capacity"),
         ("steps", "total_steps"),
     ):

@@ -24,6 +24,18 @@ Mode = Literal["train", "eval"]
 MODES = ("train", "eval")
 
 
+def envs_for_machine(spec: GameSpec, cores: int | None = None) -> int:
+    """How many parallel envs ``--num-envs auto`` gives a game on a machine with ``cores``
+    (default: this one's): an Atari game one per core and at least 4, since ale-py's native
+    vector env runs its pipeline in C++ threads (it reaches raw ALE speed from 8 envs even on
+    2 cores, ``bench/env_throughput.py``); our pygame games and CartPole one, since they step
+    at tens of thousands of frames a second and the network, not the game, sets the pace."""
+    import os
+
+    cores = cores or os.cpu_count() or 1
+    return max(4, cores) if spec.family == "atari" else 1
+
+
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
@@ -181,6 +193,7 @@ __all__ = [
     "GameStateError",
     "UnknownGameError",
     "action_names",
+    "envs_for_machine",
     "from_checkpoint",
     "list_games",
     "make_env",

@@ -371,6 +371,8 @@ def bad_inputs(run_dir: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]
         "replay too small for a batch": (["--game", "Pong", "--replay-size", "10"], "use --replay-size 52 or more"),
         "bad config value": (["--game", "CartPole", "--set", "discount=1.5"], "discount must be between 0 and 1"),
         "resume with bad steps": (["--resume", str(run_dir), "--steps", "0"], "--steps must be at least 1"),
+        "num envs a word": (["--game", "Pong", "--num-envs", "many"], "--num-envs takes a whole number or auto"),
+        "no envs": (["--game", "Pong", "--num-envs", "0"], "--num-envs must be at least 1"),
     }
 
 
@@ -445,3 +447,16 @@ def test_a_refused_replay_memory_leaves_no_env_processes_behind(tmp_path):
         assert multiprocessing.active_children() == []
     else:
         raise AssertionError("the memory check should refuse 10^11 transitions")
+
+
+def test_num_envs_auto_sizes_atari_to_the_machine_and_keeps_our_games_at_one(tmp_path):
+    import train
+    from envs import envs_for_machine, resolve_game
+
+    assert envs_for_machine(resolve_game("Breakout"), cores=16) == 16
+    assert envs_for_machine(resolve_game("Breakout"), cores=2) == 4
+    assert envs_for_machine(resolve_game("Snake"), cores=16) == envs_for_machine(resolve_game("CartPole"), 16) == 1
+    for game, expected in (("Pong", max(4, os.cpu_count())), ("Catcher", 1)):
+        args = train.parse_args(["--game", game, "--num-envs", "auto", "--run-dir", str(tmp_path / game)])
+        _, config, _, _ = train.resolve_run(args)
+        assert config.num_envs == expected
