@@ -9,6 +9,7 @@ import torch
 
 from agent.config import make_config
 from agent.network import build_q_network
+from envs.games.base import DISPLAY_SCALE
 from training.evaluation import PlaySettings, evaluate, play_games
 
 CPU = torch.device("cpu")
@@ -35,7 +36,7 @@ def test_a_greedy_network_takes_the_argmax_of_the_q_values_it_reports():
 
 def test_rendered_games_hand_over_each_screen_once():
     steps = list(play_games("Catcher", None, GREEDY_SHORT, episodes=1, seed=0, device=None, render=True))
-    assert steps[0].frame.shape == (64, 64, 3)
+    assert steps[0].frame.shape == (64 * DISPLAY_SCALE, 64 * DISPLAY_SCALE, 3)  # drawn for people
     for before, after in itertools.pairwise(steps):
         assert after.frame is before.next_frame  # the screen after one step is the next step's
     assert steps[-1].next_frame is not None
