@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.config import DQNConfig
-from analysis.results import RunRecord
+from analysis.results import RunRecord, read_run_config
 from training.evaluation import PlaySettings, play_games
 
 BASELINE_FILE = "random_policy.json"
@@ -44,7 +44,7 @@ def random_policy_means(games: dict[str, PlaySettings], episodes: int, folder: P
 
 def play_settings_of(run: RunRecord) -> PlaySettings:
     """The evaluation settings a run used (from its ``config.json``)."""
-    values = json.loads((run.run_dir / "config.json").read_text())
+    values = read_run_config(run.run_dir)
     values.pop("game", None)
     return PlaySettings.from_config(DQNConfig.from_dict(values))
 

@@ -27,6 +27,13 @@ class RunRecord:
     run_dir: Path
 
 
+def read_run_config(run_dir: Path) -> dict:
+    """The ``config.json`` a run folder holds (the game and every config field), as written by train.py."""
+    import json
+
+    return json.loads((run_dir / "config.json").read_text())
+
+
 @dataclass(frozen=True)
 class Evaluations:
     """A run's evaluation means, by agent step (and frames, with the game's frame skip)."""

@@ -55,13 +55,12 @@ def parse_args(argv: list[str] | None):
 
 def included_run(run_dir: Path):
     """A run folder made by ``train.py`` elsewhere, as a ``RunRecord`` (game and seed from its config)."""
-    import json
+    from analysis.results import RunRecord, read_run_config
 
-    from analysis.results import RunRecord
-
-    config_path = run_dir / "config.json"
-    require(config_path.is_file(), f"--include {run_dir}: no config.json there; give a train.py run folder")
-    config = json.loads(config_path.read_text())
+    require(
+        (run_dir / "config.json").is_file(), f"--include {run_dir}: no config.json there; give a train.py run folder"
+    )
+    config = read_run_config(run_dir)
     return RunRecord(config["game"], int(config["seed"]), INCLUDED_PRESET, run_dir)
 
 
