@@ -63,6 +63,11 @@ class DQNConfig:
     """Agent steps of random play before the first update."""
     update_period_steps: int = 4
     """One gradient update per this many agent steps (the paper's replay ratio)."""
+    overlap_collection: bool = True
+    """Run the updates due while the envs step, where they step in the background (ale-py's
+    vector env, subprocess envs): the updates then see the replay up to the previous vector
+    step, and the next actions come from weights one vector step older. ``false``, and envs
+    stepped in this process: step, then update."""
     target_update_period_steps: int = 10_000
     """Agent steps between hard copies of the online network into the target network."""
     target_update_tau: float = 1.0

@@ -103,18 +103,57 @@ class VectorPipeline(gym.vector.VectorWrapper):
         self._game_over = np.zeros(self.num_envs, dtype=bool)
         self._book = ScoreBook(self.num_envs)
         self._lives = np.zeros(self.num_envs, dtype=np.int64)
+        self._pending_actions: np.ndarray | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        if self._pending_actions is not None:
+            self.recv()  # a step in flight ends before the games reset
         obs, info = self.env.reset(seed=seed, options=options)
         self._game_over[:] = False
         self._book.start()
         self._lives[:] = info.get("lives", 0)
         return obs, {**info, "first": np.ones(self.num_envs, dtype=bool)}
 
+    @property
+    def steps_in_background(self) -> bool:
+        """Whether ``send`` returns while the games step: ale-py's native vector env steps
+        them in its C++ threads (``send``/``recv``), gymnasium's subprocess vector env in its
+        processes (``step_async``/``step_wait``). A ``SerialVectorEnv`` steps them in ``recv``."""
+        return not isinstance(self.env, SerialVectorEnv)
+
+    def send(self, actions: np.ndarray) -> None:
+        """Starts a step of every game; ``recv`` returns what ``step`` would. Between the two
+        the caller may do other work (the learner's updates) while the games step."""
+        if self._pending_actions is not None:
+            raise RuntimeError("send() twice without recv()")
+        self._pending_actions = np.asarray(actions, dtype=np.int64)
+        if isinstance(self.env, gym.vector.AsyncVectorEnv):
+            self.env.step_async(self._pending_actions)
+        elif self.steps_in_background:
+            self.env.send(self._pending_actions)
+
+    def recv(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self._pending_actions is None:
+            raise RuntimeError("recv() without send()")
+        actions, self._pending_actions = self._pending_actions, None
+        if isinstance(self.env, gym.vector.AsyncVectorEnv):
+            result = self.env.step_wait()
+        elif self.steps_in_background:
+            result = self.env.recv()
+        else:
+            result = self.env.step(actions)
+        return self._after_step(*result)
+
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(np.asarray(actions, dtype=np.int64))
+        self.send(actions)
+        return self.recv()
+
+    def _after_step(
+        self, obs: np.ndarray, reward: Any, terminated: Any, truncated: Any, info: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """The episode rules applied to one raw vector step."""
         first = self._game_over.copy()
         playing = ~first
         reward = np.asarray(reward, dtype=np.float32)

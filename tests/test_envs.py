@@ -373,3 +373,31 @@ def test_a_game_whose_state_is_not_plain_says_so_instead_of_losing_it():
     catcher.ball = Ball(3.0)
     with pytest.raises(GameStateError, match=r"Catcher\.ball holds a Ball"):
         game_state(catcher)
+
+
+@pytest.mark.parametrize(("game", "num_envs"), [("Breakout", 3), ("Catcher", 2), ("Catcher", 1)])
+def test_send_then_recv_gives_what_step_gives(game, num_envs):
+    """ale-py's native vector env and the subprocess envs step between send and recv; the
+    serial env steps in recv: all three give exactly what step gives."""
+    stepped = make_vec_env(game, num_envs, mode="train", max_episode_steps=50)
+    split = make_vec_env(game, num_envs, mode="train", max_episode_steps=50)
+    assert split.steps_in_background == (game == "Breakout" or num_envs > 1)
+    stepped.reset(seed=4)
+    split.reset(seed=4)
+    actions = np.random.default_rng(0).integers(0, stepped.single_action_space.n, size=(150, num_envs))
+    for action in actions:
+        expected = stepped.step(action)
+        split.send(action)
+        got = split.recv()
+        for want, have in zip(expected[:4], got[:4]):
+            np.testing.assert_array_equal(want, have)
+        for key in ("first", "episode_done", "episode_score"):
+            np.testing.assert_array_equal(expected[4][key], got[4][key])
+    split.send(actions[0])
+    with pytest.raises(RuntimeError, match="twice"):
+        split.send(actions[0])
+    split.reset(seed=0)  # a step in flight ends first
+    with pytest.raises(RuntimeError, match="without send"):
+        split.recv()
+    stepped.close()
+    split.close()

@@ -460,3 +460,32 @@ def test_num_envs_auto_sizes_atari_to_the_machine_and_keeps_our_games_at_one(tmp
         args = train.parse_args(["--game", game, "--num-envs", "auto", "--run-dir", str(tmp_path / game)])
         _, config, _, _ = train.resolve_run(args)
         assert config.num_envs == expected
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_overlapped_collection_runs_the_updates_due_while_the_games_step(tmp_path, overlap):
+    """Overlapped, each step runs the updates due before it (while ale-py steps the games);
+    serial, those due after it. Either way the replay ratio is the config's."""
+    from agent.config import make_config
+    from envs import resolve_game
+    from training.trainer import Trainer
+
+    config = make_config(
+        "atari", num_envs=2, replay_capacity=2_000, learning_starts=100, batch_size=8, cnn_channels=(4, 4, 4),
+        hidden_size=16, overlap_collection=overlap, device="cpu",
+    )  # fmt: skip
+    trainer = Trainer(resolve_game("Breakout"), config, tmp_path)
+    assert trainer.overlaps_collection == overlap
+
+    def due_at(step: int) -> int:
+        return 0 if step < 100 else (step - 100) // 4 + 1
+
+    try:
+        for _ in range(150):
+            before = trainer.progress.agent_step
+            trainer.train_step()
+            after = trainer.progress.agent_step
+            assert trainer.learner.updates_done == due_at(before if overlap else after)
+    finally:
+        trainer.close()
+    assert trainer.learner.updates_done > 40

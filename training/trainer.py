@@ -95,6 +95,8 @@ class Trainer:
         self.obs: np.ndarray | None = None
         self.recent_scores: list[float] = []
         self.stop_requested = False
+        # where the games step in this process (SerialVectorEnv) there is nothing to overlap
+        self.overlaps_collection = config.overlap_collection and self.env.steps_in_background
 
     def _new_replay(self) -> ReplayMemory:
         config = self.config
@@ -211,28 +213,37 @@ class Trainer:
             return 0
         return self.schedule.updates_due(self.learner.updates_done)
 
+    def _run_due_updates(self) -> dict[str, torch.Tensor] | None:
+        """The gradient updates due now and a target sync if one is due; the last update's
+        metrics (device tensors, not read back here) or ``None``."""
+        metrics = None
+        for _ in range(self._updates_due()):
+            batch = self.replay.sample(self.config.batch_size)
+            metrics = self.learner.update(batch)
+            if self.config.prioritized_replay:
+                self.replay.update_priorities(batch["index"], metrics["td_error"])
+        if self.schedule.take_target_sync():
+            self.learner.sync_target()
+        return metrics
+
     def train_step(self) -> tuple[list[tuple[float, int]], dict[str, torch.Tensor] | None]:
         """One vector step and the updates it makes due; returns the games that ended
         (score, length) and the last update's metrics (``None`` when no update ran)."""
         if self.obs is None:
             self._start_envs()
-        config, progress = self.config, self.progress
+        progress = self.progress
         actions = act_for_training(
             self.learner.online, self.obs, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device
         )
-        next_obs, rewards, terminated, truncated, info = self.env.step(actions)
+        self.env.send(actions)
+        # overlapped: the updates due so far run while the games step
+        metrics = self._run_due_updates() if self.overlaps_collection else None
+        next_obs, rewards, terminated, truncated, info = self.env.recv()
         self.replay.add_vector_step(actions, rewards, terminated, truncated, next_obs, info["first"])
         self.obs = next_obs
         progress.agent_step += int((~info["first"]).sum())
-
-        metrics = None
-        for _ in range(self._updates_due()):
-            batch = self.replay.sample(config.batch_size)
-            metrics = self.learner.update(batch)
-            if config.prioritized_replay:
-                self.replay.update_priorities(batch["index"], metrics["td_error"])
-        if self.schedule.take_target_sync():
-            self.learner.sync_target()
+        if not self.overlaps_collection:
+            metrics = self._run_due_updates()
         ended = [
             (float(info["episode_score"][i]), int(info["episode_length"][i]))
             for i in np.flatnonzero(info["episode_done"])
