@@ -82,25 +82,26 @@ def updates_per_second(config: DQNConfig, memory: ReplayMemory, device: torch.de
     return rate(seconds, work)
 
 
+def plain_nature_cnn(num_actions: int, device: torch.device) -> nn.Sequential:
+    """The Nature CNN as CleanRL writes it: an NCHW ``nn.Sequential`` on frames scaled to [0, 1]."""
+    return nn.Sequential(
+        nn.Conv2d(4, 32, 8, stride=4),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 4, stride=2),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, stride=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(3136, 512),
+        nn.ReLU(),
+        nn.Linear(512, num_actions),
+    ).to(device)
+
+
 def plain_pytorch_updates_per_second(memory: ReplayMemory, device: torch.device, seconds: float) -> float:
     """The reference the README compares against: a CleanRL-style update (an NCHW
     nn.Sequential Nature CNN, PyTorch's default Adam, max-target Q-learning), on the same batches."""
-
-    def nature_cnn() -> nn.Sequential:
-        return nn.Sequential(
-            nn.Conv2d(4, 32, 8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2),
-            nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(3136, 512),
-            nn.ReLU(),
-            nn.Linear(512, 6),
-        ).to(device)
-
-    online, target = nature_cnn(), nature_cnn()
+    online, target = plain_nature_cnn(6, device), plain_nature_cnn(6, device)
     optimizer = torch.optim.Adam(online.parameters(), lr=1e-4)
 
     def work():

@@ -1,56 +1,237 @@
-"""End-to-end training speed: agent steps/s once learning has started (one gradient update,
-batch 32, every 4 agent steps; epsilon already down at 0.1, so nearly every step runs the
-network), for arcade-dqn's trainer and, side by side in the same run, Stable-Baselines3's DQN
-on the same game with the same settings.
+"""End-to-end training speed in agent steps/s, every figure side by side in one run.
 
-    python bench/train_throughput.py [--game Pong] [--seconds 30] [--sb3-python PYTHON]
+    python bench/train_throughput.py [--device cpu|cuda] [--game Breakout] [--num-envs 8]
+                                     [--seconds 20] [--rounds 2] [--sb3-python PYTHON]
 
-Stable-Baselines3 is not a dependency of arcade-dqn. Its figure is printed when ``PYTHON``
-(default: this interpreter) can import it, for instance from a separate venv:
-``python -m venv /tmp/sb3 && /tmp/sb3/bin/pip install torch==2.13.0 stable-baselines3==2.9.2
-ale-py==0.12.1 gymnasium==1.4.0 opencv-python-headless``.
+Two tables, each row timed once learning has started (one gradient update, batch 32, every 4
+agent steps; epsilon already down at 0.1, so nearly every step runs the network):
+
+* **Host side.** The same vector env stepped alone, then the whole loop (replay writes,
+  sampling, updates, target syncs) with a trivial one-weight network, so that acting and
+  updating cost almost nothing: what the loop itself costs, whatever the device. Each row
+  gives its ratio to the vector env alone.
+* **Whole training.** arcade-dqn's loop with the env steps overlapped with the updates (the
+  default) and serial (step, then update); a plain CleanRL-style PyTorch loop on the same game
+  and settings (one env, a NumPy replay of 4-frame stacks, Adam, MSE, a target copy every 1,000
+  steps); and Stable-Baselines3's DQN when ``PYTHON`` (default: this interpreter) can import it,
+  for instance from a separate venv: ``python -m venv /tmp/sb3 && /tmp/sb3/bin/pip install
+  torch==2.13.0 stable-baselines3==2.9.2 ale-py==0.12.1 gymnasium==1.4.0 opencv-python-headless``.
+
+Replay capacity: 100,000 on the CPU, 1M on a GPU (there arcade-dqn keeps its frames on the GPU).
+The device name heads the output; on CUDA each whole-training row also says how busy the GPU
+was (``nvidia-smi``'s utilisation, sampled while the row ran).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-REPLAY_CAPACITY = 100_000
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agent.learner import DQNLearner
+from agent.network import resolve_device
+from bench.agent_throughput import device_name, plain_nature_cnn
+
 LEARNING_STARTS = 2_000
+WARM_UP_STEPS = 500  # timed after learning_starts + this
+UPDATE_PERIOD = 4
+BATCH_SIZE = 32
+TIMED_EPSILON = 0.1
 
 
-def arcade_dqn_steps_per_second(game: str, preset: str, num_envs: int, seconds: float) -> float:
+def replay_capacity_for(device: torch.device) -> int:
+    return 1_000_000 if device.type == "cuda" else 100_000
+
+
+class TrivialQNetwork(nn.Module):
+    """One weight per action on one pixel: acting and updating cost almost nothing, so a loop
+    run with it measures the loop's own (host-side) cost."""
+
+    def __init__(self, num_actions: int) -> None:
+        super().__init__()
+        self.q = nn.Linear(1, num_actions)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.q(frames[:, -1, 0, :1].float() / 255.0)
+
+
+@contextmanager
+def gpu_busy_meter(device: torch.device) -> Iterator[list[float]]:
+    """Samples ``nvidia-smi``'s GPU utilisation every 0.2 s while the block runs; the list it
+    yields holds the samples afterwards (empty off CUDA or without nvidia-smi)."""
+    samples: list[float] = []
+    if device.type != "cuda":
+        yield samples
+        return
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    command = ["nvidia-smi", f"--id={index}", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.2):
+            try:
+                samples.append(float(subprocess.run(command, capture_output=True, text=True, check=True).stdout))
+            except (OSError, ValueError, subprocess.CalledProcessError):
+                return
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+
+
+Measured = tuple[float, float | None]
+"""Agent steps/s, and the mean GPU utilisation in percent meanwhile (``None`` off CUDA)."""
+
+
+def timed_rate(seconds: float, step: Callable[[], int], device: torch.device) -> Measured:
+    """Calls ``step()`` (which returns agent steps done) for ``seconds``."""
+    with gpu_busy_meter(device) as busy:
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            done += step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elapsed = time.perf_counter() - start
+    return done / elapsed, float(np.mean(busy)) if busy else None
+
+
+def vector_env_steps_per_second(game: str, num_envs: int, seconds: float) -> Measured:
+    """The vector env alone, random actions: the ceiling of any loop over it."""
+    from envs import make_vec_env
+
+    env = make_vec_env(game, num_envs, mode="train")
+    rng = np.random.default_rng(0)
+    try:
+        env.reset(seed=0)
+
+        def step() -> int:
+            _, _, _, _, info = env.step(rng.integers(0, env.single_action_space.n, size=num_envs))
+            return int((~info["first"]).sum())
+
+        return timed_rate(seconds, step, torch.device("cpu"))
+    finally:
+        env.close()
+
+
+def arcade_dqn_steps_per_second(
+    game: str, num_envs: int, seconds: float, device: torch.device, *, overlap: bool, trivial_network: bool
+) -> Measured:
     from agent.config import make_config
     from envs import resolve_game
     from training.trainer import Trainer
 
     config = make_config(
-        preset,
+        "atari",
         num_envs=num_envs,
-        replay_capacity=REPLAY_CAPACITY,
+        replay_capacity=replay_capacity_for(device),
+        replay_on_device=device.type == "cuda",
+        batch_size=BATCH_SIZE,
+        update_period_steps=UPDATE_PERIOD,
         learning_starts=LEARNING_STARTS,
+        epsilon_end=TIMED_EPSILON,
         epsilon_decay_steps=LEARNING_STARTS,
-        device="cpu",
+        overlap_collection=overlap,
+        device=str(device),
     )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(resolve_game(game), config, Path(run_dir))
         try:
-            while trainer.progress.agent_step < LEARNING_STARTS + 500:
+            if trivial_network:
+                trainer.learner = DQNLearner(TrivialQNetwork(trainer.num_actions), config, trainer.device)
+            while trainer.progress.agent_step < LEARNING_STARTS + WARM_UP_STEPS:
                 trainer.train_step()
-            start_step, start = trainer.progress.agent_step, time.perf_counter()
-            while time.perf_counter() - start < seconds:
+
+            def step() -> int:
+                before = trainer.progress.agent_step
                 trainer.train_step()
-            return (trainer.progress.agent_step - start_step) / (time.perf_counter() - start)
+                return trainer.progress.agent_step - before
+
+            return timed_rate(seconds, step, trainer.device)
         finally:
             trainer.close()
+
+
+def cleanrl_style_steps_per_second(game: str, seconds: float, device: torch.device) -> Measured:
+    """A plain single-env PyTorch DQN loop the way CleanRL's dqn_atari writes it: gymnasium's
+    Atari preprocessing and frame stack, a NumPy replay of whole 4-frame stacks (each next
+    state stored as the following slot, like SB3's memory-optimised buffer), a Nature CNN
+    ``nn.Sequential``, Adam at 1e-4, MSE on the max-target, a target copy every 1,000 steps."""
+    import ale_py
+    import gymnasium as gym
+
+    gym.register_envs(ale_py)
+    env = gym.make(f"ALE/{game}-v5", frameskip=1, repeat_action_probability=0.0)
+    env = gym.wrappers.FrameStackObservation(gym.wrappers.AtariPreprocessing(env, frame_skip=4, noop_max=30), 4)
+    capacity = replay_capacity_for(device)
+    frames = np.zeros((capacity, 4, 84, 84), dtype=np.uint8)
+    actions = np.zeros(capacity, dtype=np.int64)
+    rewards = np.zeros(capacity, dtype=np.float32)
+    dones = np.zeros(capacity, dtype=np.float32)
+    num_actions = int(env.action_space.n)
+    online = plain_nature_cnn(num_actions, device)
+    target = copy.deepcopy(online)
+    optimizer = torch.optim.Adam(online.parameters(), lr=1e-4)
+    rng = np.random.default_rng(0)
+    obs, _ = env.reset(seed=0)
+    position = 0
+
+    def step() -> int:
+        nonlocal obs, position
+        epsilon = 1.0 if position < LEARNING_STARTS else TIMED_EPSILON
+        if rng.random() < epsilon:
+            action = int(rng.integers(num_actions))
+        else:
+            with torch.no_grad():
+                action = int(online(torch.as_tensor(obs[None], device=device).float() / 255.0).argmax().item())
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        slot = position % capacity
+        frames[slot], actions[slot], rewards[slot], dones[slot] = obs, action, np.sign(reward), terminated
+        frames[(slot + 1) % capacity] = next_obs
+        obs = env.reset()[0] if terminated or truncated else next_obs
+        position += 1
+        if position > LEARNING_STARTS and position % UPDATE_PERIOD == 0:
+            index = rng.integers(0, min(position, capacity) - 1, size=BATCH_SIZE)
+            states = torch.as_tensor(frames[index], device=device).float() / 255.0
+            next_states = torch.as_tensor(frames[(index + 1) % capacity], device=device).float() / 255.0
+            with torch.no_grad():
+                next_value = target(next_states).max(dim=1).values
+                td_target = torch.as_tensor(rewards[index], device=device) + 0.99 * next_value * (
+                    1 - torch.as_tensor(dones[index], device=device)
+                )
+            taken = online(states).gather(1, torch.as_tensor(actions[index], device=device)[:, None]).squeeze(1)
+            loss = F.mse_loss(taken, td_target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if position % 1_000 == 0:
+            target.load_state_dict(online.state_dict())
+        return 1
+
+    try:
+        while position < LEARNING_STARTS + WARM_UP_STEPS:
+            step()
+        return timed_rate(seconds, step, device)
+    finally:
+        env.close()
 
 
 SB3_MEASUREMENT = r"""
@@ -61,7 +242,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_atari_env
 from stable_baselines3.common.vec_env import VecFrameStack
 
-game, seconds, capacity, learning_starts = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+game, seconds, device = sys.argv[1], float(sys.argv[2]), sys.argv[5]
+capacity, learning_starts = int(sys.argv[3]), int(sys.argv[4])
 gym.register_envs(ale_py)
 settings = {"frameskip": 1, "repeat_action_probability": 0.0}
 env = VecFrameStack(make_atari_env(f"ALE/{game}-v5", n_envs=1, seed=0, env_kwargs=settings), 4)
@@ -78,7 +260,7 @@ class Clock(BaseCallback):
 total = 10_000_000
 model = DQN("CnnPolicy", env, buffer_size=capacity, learning_starts=learning_starts, train_freq=4, batch_size=32,
             target_update_interval=10_000, exploration_fraction=learning_starts / total, exploration_final_eps=0.1,
-            device="cpu", seed=0)
+            device=device, seed=0)
 clock = Clock()
 model.learn(total_timesteps=total, callback=clock)
 import stable_baselines3
@@ -86,56 +268,79 @@ print(json.dumps({"steps_per_second": clock.rate, "version": stable_baselines3._
 """
 
 
-def sb3_steps_per_second(python: str, game: str, seconds: float) -> tuple[float, str] | None:
+def sb3_steps_per_second(python: str, game: str, seconds: float, device: torch.device) -> tuple[float, str] | None:
     """Stable-Baselines3's DQN under ``python`` (agent steps/s and its version), or ``None``
     when it cannot be imported there."""
     check = subprocess.run([python, "-c", "import stable_baselines3"], check=False, capture_output=True)
     if check.returncode != 0:
         return None
-    result = subprocess.run(
-        [python, "-c", SB3_MEASUREMENT, game, str(seconds), str(REPLAY_CAPACITY), str(LEARNING_STARTS)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    arguments = [game, str(seconds), str(replay_capacity_for(device)), str(LEARNING_STARTS), device.type]
+    result = subprocess.run([python, "-c", SB3_MEASUREMENT, *arguments], capture_output=True, text=True, check=True)
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     return measured["steps_per_second"], measured["version"]
 
 
+def print_row(round_number: int, label: str, value: float | None, note: str = "") -> None:
+    figure = f"{value:14,.1f}" if value is not None else f"{'not run':>14}"
+    print(f"{round_number:<6} {label:<64} {figure}  {note}".rstrip(), flush=True)
+
+
+def print_measured(round_number: int, label: str, measured: Measured, note: str = "") -> None:
+    rate, busy = measured
+    print_row(round_number, label, rate, ", ".join(part for part in (note, busy_note(busy)) if part))
+
+
+def busy_note(busy: float | None) -> str:
+    return "" if busy is None else f"GPU busy {busy:.0f}%"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", default="Pong", help="an Atari game (Stable-Baselines3 runs it as ALE/<game>-v5)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="timed seconds per figure, after the warm-up")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the learner's device)")
+    parser.add_argument("--game", default="Breakout", help="an Atari game")
+    parser.add_argument("--num-envs", type=int, default=8, help="arcade-dqn's parallel envs")
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per figure, after the warm-up")
+    parser.add_argument("--rounds", type=int, default=2, help="alternate the rows this many times (noisy machine)")
     parser.add_argument("--sb3-python", default=sys.executable, help="a Python that can import stable_baselines3")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="alternate the runs this many times (the machine is noisy)"
+        "--skip", nargs="*", default=[], choices=["host", "whole", "sb3"], help="tables or rows to leave out"
     )
     args = parser.parse_args()
-
-    import torch
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.num_envs < 1 or args.seconds <= 0 or args.rounds < 1:
+        parser.error("--num-envs and --rounds must be at least 1 and --seconds positive")
 
     print(
-        f"game {args.game}; CPU, {torch.get_num_threads()} threads; Nature CNN, batch 32, "
-        f"one update per 4 agent steps, replay {REPLAY_CAPACITY:,}, {args.seconds:.0f} s timed per figure "
-        f"after {LEARNING_STARTS:,} + 500 warm-up steps"
+        f"device: {device_name(device)}; game {args.game}; batch {BATCH_SIZE}, one update per {UPDATE_PERIOD} agent "
+        f"steps, replay {replay_capacity_for(device):,}; {args.seconds:.0f} s timed per figure after "
+        f"{LEARNING_STARTS:,} + {WARM_UP_STEPS} warm-up steps"
     )
-    print(f"{'round':<6} {'trainer':<58} {'agent steps/s':>14}")
+    print(f"{'round':<6} {'loop':<64} {'agent steps/s':>14}")
+    game, envs, seconds = args.game, args.num_envs, args.seconds
     for round_number in range(1, args.rounds + 1):
-        sb3 = sb3_steps_per_second(args.sb3_python, args.game, args.seconds)
-        rows = [
-            (
-                "arcade-dqn, nature preset (RMSprop), 1 env",
-                arcade_dqn_steps_per_second(args.game, "nature", 1, args.seconds),
-            ),
-            (
-                "arcade-dqn, atari preset (Double DQN + Adam), 4 envs",
-                arcade_dqn_steps_per_second(args.game, "atari", 4, args.seconds),
-            ),
-            (f"Stable-Baselines3 {sb3[1] if sb3 else ''} DQN (CnnPolicy, Adam), 1 env", sb3[0] if sb3 else None),
-        ]
-        for label, value in rows:
-            figure = f"{value:14,.1f}" if value is not None else f"{'not run: stable_baselines3 not importable':>14}"
-            print(f"{round_number:<6} {label:<58} {figure}", flush=True)
+        if "host" not in args.skip:
+            alone = vector_env_steps_per_second(game, envs, seconds)
+            print_measured(round_number, f"host side: vector env alone, {envs} envs, random actions", alone)
+            for overlap in (False, True):
+                loop = arcade_dqn_steps_per_second(game, envs, seconds, device, overlap=overlap, trivial_network=True)
+                how = "overlapped" if overlap else "serial"
+                ratio = f"{loop[0] / alone[0]:.2f}x the env alone"
+                print_measured(round_number, f"host side: whole loop, trivial network, {how}", loop, ratio)
+        if "whole" in args.skip:
+            continue
+        for overlap in (True, False):
+            how = "overlapped (the default)" if overlap else "serial"
+            measured = arcade_dqn_steps_per_second(game, envs, seconds, device, overlap=overlap, trivial_network=False)
+            print_measured(round_number, f"arcade-dqn, atari preset, {envs} envs, {how}", measured)
+        plain = cleanrl_style_steps_per_second(game, seconds, device)
+        print_measured(round_number, "plain CleanRL-style PyTorch loop, 1 env", plain)
+        if "sb3" not in args.skip:
+            sb3 = sb3_steps_per_second(args.sb3_python, game, seconds, device)
+            label = f"Stable-Baselines3 {sb3[1] if sb3 else ''} DQN (CnnPolicy, Adam), 1 env"
+            print_row(round_number, label, sb3[0] if sb3 else None, "" if sb3 else "stable_baselines3 not importable")
 
 
 if __name__ == "__main__":
