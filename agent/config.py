@@ -98,6 +98,9 @@ class DQNConfig:
     # -- evaluation, logging and checkpoints (used by train.py) ---------------------
     eval_every_steps: int = 250_000
     eval_episodes: int = 10
+    evaluate_in_background: bool = True
+    """Play evaluation games in a thread beside training, on a copy of the weights, so the
+    learner never waits for them (``false``: training pauses while they play)."""
     eval_max_episode_steps: int = 27_000
     """Agent steps before an evaluation game is cut (27,000 = the literature's 108,000 frames)."""
     checkpoint_every_steps: int = 100_000

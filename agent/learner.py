@@ -112,9 +112,6 @@ class DQNLearner:
         for target, online in zip(self.target.parameters(), self.online.parameters()):
             target.lerp_(online, tau)
 
-    def parameters_are_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.online.parameters())
-
     def state_dict(self) -> dict[str, Any]:
         return {
             "online": self.online.state_dict(),

@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
+from training.background_evaluation import BackgroundEvaluator
 from training.logs import RunLogger
 from training.trainer import Trainer, TrainingError
 
@@ -68,6 +70,7 @@ def run_training(
     rate = StepRate(progress.agent_step)
     reason = "done"
     latest_metrics = None  # of the newest update: with one env, most steps run none
+    evaluator = trainer.evaluator() if trainer.config.evaluate_in_background else None
     try:
         while progress.agent_step < total_steps:
             if trainer.stop_requested:
@@ -94,13 +97,25 @@ def run_training(
                     seconds_left = budget_left if seconds_left is None else min(seconds_left, budget_left)
                 display.update(step, status_fields(trainer, steps_per_second), seconds_left)
             if due.evaluate:
-                evaluate_and_keep_best(trainer, logger)
+                if evaluator is None:
+                    record_evaluation(trainer, logger, progress.agent_step, trainer.evaluate())
+                else:
+                    evaluator.submit(trainer.evaluation_job())
+            if evaluator is not None:
+                for result in evaluator.finished():
+                    record_evaluation(trainer, logger, result.step, result.scores, result.checkpoint_state)
             if due.checkpoint:
                 progress.wall_seconds = wall_at_start + time.monotonic() - started
                 trainer.keep_periodic_copy(trainer.save("latest.pt"))
                 logger.flush()
+    except BaseException:
+        if evaluator is not None:
+            evaluator.close(wait=False)  # the error is reported now, not after the games in play
+        raise
     finally:
         display.close()
+    if evaluator is not None:
+        finish_evaluations(trainer, logger, evaluator)
     progress.wall_seconds = wall_at_start + time.monotonic() - started
     trainer.save("latest.pt")
     if not (trainer.run_dir / "best.pt").exists():
@@ -150,14 +165,37 @@ def status_fields(trainer: Trainer, steps_per_second: float) -> dict[str, str]:
     }
 
 
-def evaluate_and_keep_best(trainer: Trainer, logger: RunLogger) -> None:
+def record_evaluation(
+    trainer: Trainer,
+    logger: RunLogger,
+    step: int,
+    scores: list[float],
+    checkpoint_state: dict[str, Any] | None = None,
+) -> None:
+    """Logs the evaluation of the weights at ``step`` and keeps them as ``best.pt`` if they
+    scored best so far (``checkpoint_state``: the run as it was at ``step``; ``None``: now)."""
     progress = trainer.progress
-    scores = trainer.evaluate()
     mean = float(np.mean(scores))
-    logger.scalar("eval/mean_score", mean, progress.agent_step)
-    logger.scalar("eval/std_score", float(np.std(scores)), progress.agent_step)
+    logger.scalar("eval/mean_score", mean, step)
+    logger.scalar("eval/std_score", float(np.std(scores)), step)
     if mean > progress.best_eval_score:
         progress.best_eval_score = mean
-        trainer.save("best.pt")
+        if checkpoint_state is None:
+            trainer.save("best.pt")
+        else:
+            checkpoint_state["progress"]["best_eval_score"] = mean
+            trainer.save_state(checkpoint_state, "best.pt")
     logger.plot_learning_curve(f"{trainer.spec.name}: DQN")
     logger.flush()
+
+
+def finish_evaluations(trainer: Trainer, logger: RunLogger, evaluator: BackgroundEvaluator) -> None:
+    """Waits for the evaluations still playing, records them and stops the evaluator."""
+    try:
+        if evaluator.pending_steps:
+            steps = ", ".join(f"{step:,}" for step in evaluator.pending_steps)
+            print(f"finishing the evaluation at step {steps} (Ctrl-C to exit at once)", flush=True)
+        for result in evaluator.finished(wait=True):
+            record_evaluation(trainer, logger, result.step, result.scores, result.checkpoint_state)
+    finally:
+        evaluator.close()

@@ -8,6 +8,7 @@ is the paper's: one gradient update per ``update_period_steps`` agent steps.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,7 @@ from agent.network import build_q_network, resolve_device
 from agent.policy import LinearSchedule, act_for_training
 from agent.replay import ReplayMemory
 from envs import GameSpec, from_checkpoint, make_vec_env, to_checkpoint
+from training.background_evaluation import BackgroundEvaluator, EvaluationJob
 from training.evaluation import PlaySettings, evaluate
 from training.schedule import Progress, Schedule
 
@@ -134,13 +136,7 @@ class Trainer:
         }
 
     def save(self, name: str = "latest.pt") -> Path:
-        if not self.learner.parameters_are_finite():
-            raise TrainingError(
-                "the network's weights are no longer finite (NaN or inf); no checkpoint was written, the last "
-                "good one is kept. Lower --set learning_rate=... and resume from latest.pt"
-            )
-        path = self.run_dir / name
-        save_checkpoint(path, self.checkpoint_state())
+        path = self.save_state(self.checkpoint_state(), name)
         if self.save_replay and name == "latest.pt":
             self.replay.save(self.run_dir / REPLAY_FILE, game=self.spec.name, agent_step=self.progress.agent_step)
         return path
@@ -252,15 +248,49 @@ class Trainer:
         self.recent_scores = (self.recent_scores + [score for score, _ in ended])[-RECENT_SCORES_KEPT:]
         return ended, metrics
 
+    def evaluation_seed(self) -> int:
+        """Seeds the evaluation games at this step (never a training game's seed)."""
+        return self.config.seed + EVAL_SEED_OFFSET + self.progress.agent_step
+
     def evaluate(self) -> list[float]:
+        """Plays the evaluation games now, with the current weights."""
         config = self.config
         return evaluate(
             self.learner.online,
             self.spec.name,
             PlaySettings.from_config(config),
             episodes=config.eval_episodes,
-            seed=config.seed + EVAL_SEED_OFFSET + self.progress.agent_step,
+            seed=self.evaluation_seed(),
             device=self.device,
+        )
+
+    def evaluation_job(self) -> EvaluationJob:
+        """An evaluation of the current weights to play beside training: copies of the network
+        and of the checkpoint state (``best.pt`` if it scores best)."""
+        return EvaluationJob(
+            step=self.progress.agent_step,
+            seed=self.evaluation_seed(),
+            network=copy.deepcopy(self.learner.online).requires_grad_(False),
+            checkpoint_state=copy.deepcopy(self.checkpoint_state()),
+        )
+
+    def save_state(self, state: dict[str, Any], name: str) -> Path:
+        """Writes ``state`` (now, or one taken earlier by ``evaluation_job``) as ``name``,
+        unless its weights are no longer finite."""
+        if not all(bool(torch.isfinite(value).all()) for value in state["learner"]["online"].values()):
+            raise TrainingError(
+                "the network's weights are no longer finite (NaN or inf); no checkpoint was written, the last "
+                "good one is kept. Lower --set learning_rate=... and resume from latest.pt"
+            )
+        path = self.run_dir / name
+        save_checkpoint(path, state)
+        return path
+
+    def evaluator(self) -> BackgroundEvaluator:
+        """A background evaluator for this run's game and settings."""
+        config = self.config
+        return BackgroundEvaluator(
+            self.spec.name, PlaySettings.from_config(config), episodes=config.eval_episodes, device=self.device
         )
 
     def close(self) -> None:
