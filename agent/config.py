@@ -53,8 +53,11 @@ class DQNConfig:
     """How strongly priorities shape sampling (0 = uniform)."""
     priority_beta: float = 0.4
     """Importance-sampling correction of prioritized batches (1 = full)."""
-    replay_on_device: bool = False
-    """Keep the replay frames on the learner's device (a GPU with room for them)."""
+    replay_on_device: str = "auto"
+    """Where the replay memory lives and is sampled. ``auto``: on the learner's GPU when it has
+    room for the whole capacity, else in RAM; ``true``: on the learner's device, whatever it is
+    (on the CPU that runs the device-side sampler there); ``false``: in RAM, sampled by the
+    host. (``true``/``false`` may be given as booleans.)"""
 
     # -- learning -------------------------------------------------------------------
     discount: float = 0.99
@@ -108,6 +111,10 @@ class DQNConfig:
     """Periodic checkpoints kept besides ``latest.pt`` and ``best.pt``."""
     log_every_steps: int = 1_000
 
+    def __post_init__(self) -> None:
+        if isinstance(self.replay_on_device, bool):  # configs written before "auto" existed
+            self.replay_on_device = str(self.replay_on_device).lower()
+
     def validate(self, names: dict[str, str] | None = None) -> None:
         """Raises ``ValueError`` naming the first field whose value cannot work (``names``
         maps fields to the options a user typed, e.g. ``total_steps`` -> ``--steps``)."""
@@ -132,6 +139,7 @@ class DQNConfig:
             ("rmsprop_alpha", 0.0 <= self.rmsprop_alpha < 1.0, "at least 0 and below 1"),
             ("optimizer", self.optimizer in ("rmsprop", "adam"), "rmsprop or adam"),
             ("network", self.network in ("nature_cnn", "mlp"), "nature_cnn or mlp"),
+            ("replay_on_device", self.replay_on_device in ("auto", "true", "false"), "auto, true or false"),
             ("cnn_channels", len(self.cnn_channels) == 3 and min(self.cnn_channels) >= 1, "three positive numbers"),
             ("mlp_hidden_sizes", all(size >= 1 for size in self.mlp_hidden_sizes), "positive numbers"),
         ]

@@ -23,7 +23,7 @@ from torch import nn
 from agent.config import DQNConfig, make_config
 from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
-from agent.replay import ReplayMemory
+from agent.replay import DeviceReplayMemory, ReplayMemory
 
 OBSERVATION_SHAPE = (4, 84, 84)
 
@@ -37,11 +37,13 @@ def device_name(device: torch.device) -> str:
 
 
 def filled_replay(
-    capacity: int, num_streams: int, device: torch.device, fill: int, storage_device: str = "cpu"
+    capacity: int, num_streams: int, device: torch.device, fill: int, *, on_device: bool = False
 ) -> ReplayMemory:
-    memory = ReplayMemory(
-        capacity, num_streams, OBSERVATION_SHAPE, device=device, storage_device=storage_device, seed=0
-    )
+    """A memory written like a vector env would write it (``on_device``: ``DeviceReplayMemory``)."""
+    if on_device:
+        memory = DeviceReplayMemory(capacity, num_streams, OBSERVATION_SHAPE, device=device, seed=0)
+    else:
+        memory = ReplayMemory(capacity, num_streams, OBSERVATION_SHAPE, device=device, seed=0)
     rng = np.random.default_rng(0)
     obs = rng.integers(0, 256, (num_streams, *OBSERVATION_SHAPE), dtype=np.uint8)
     for stream in range(num_streams):
@@ -142,12 +144,17 @@ def main() -> None:
         f"replay sample, batch 32 (CPU storage -> {device.type}): "
         f"{rate(args.seconds, lambda: memory.sample(32)):,.0f} batches/s"
     )
-    if device.type == "cuda":
-        on_device = filled_replay(1_000_000, 4, device, args.fill, storage_device=str(device))
-        print(
-            f"replay sample, batch 32 (storage on {device.type}): "
-            f"{rate(args.seconds, lambda: on_device.sample(32)):,.0f} batches/s"
-        )
+    on_device = filled_replay(1_000_000, 4, device, args.fill, on_device=True)
+
+    def sample_on_device() -> None:
+        on_device.sample(32)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    print(
+        f"replay sample, batch 32 (DeviceReplayMemory: stored and sampled on {device.type}): "
+        f"{rate(args.seconds, sample_on_device):,.0f} batches/s"
+    )
     print(
         "gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): "
         f"{plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]"

@@ -143,7 +143,7 @@ def arcade_dqn_steps_per_second(
         "atari",
         num_envs=num_envs,
         replay_capacity=replay_capacity_for(device),
-        replay_on_device=device.type == "cuda",
+        replay_on_device="auto",  # on a GPU: there, sampled there (1M transitions: about 7 GB)
         batch_size=BATCH_SIZE,
         update_period_steps=UPDATE_PERIOD,
         learning_starts=LEARNING_STARTS,

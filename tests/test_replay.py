@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from agent.replay import ReplayMemory
+from agent.replay import DeviceReplayMemory, ReplayMemory
 
 STACK = 4
+BACKENDS = pytest.mark.parametrize("Memory", [ReplayMemory, DeviceReplayMemory], ids=["host", "device"])
 SIDE = 6  # small frames keep the test fast; the layout does not depend on the size
 
 
@@ -135,8 +136,9 @@ def union(dicts) -> dict:
         (2, 1, 10_000, 300, True),
     ],
 )
-def test_every_sample_is_a_stored_transition(num_streams, n_step, capacity, steps, prioritized):
-    memory = ReplayMemory(
+@BACKENDS
+def test_every_sample_is_a_stored_transition(Memory, num_streams, n_step, capacity, steps, prioritized):
+    memory = Memory(
         capacity, num_streams, (STACK, SIDE, SIDE), n_step=n_step, discount=0.9, seed=1, prioritized=prioritized
     )
     reference = NaiveReplay(n_step, 0.9)
@@ -157,8 +159,9 @@ def test_every_sample_is_a_stored_transition(num_streams, n_step, capacity, step
         assert len(keys) > 0.5 * len(allowed)  # sampling reaches the whole memory
 
 
-def test_stacks_never_cross_an_episode_start():
-    memory = ReplayMemory(1000, 1, (STACK, SIDE, SIDE), seed=0)
+@BACKENDS
+def test_stacks_never_cross_an_episode_start(Memory):
+    memory = Memory(1000, 1, (STACK, SIDE, SIDE), seed=0)
     reference = NaiveReplay(1, 0.99)
     random_episode_streams(memory, reference, 500, seed=3)
     batch = memory.sample(512)
@@ -169,8 +172,9 @@ def test_stacks_never_cross_an_episode_start():
             assert blank == sorted(blank, reverse=True)  # zeros only before the real frames
 
 
-def test_terminal_does_not_bootstrap_and_truncation_does():
-    memory = ReplayMemory(100, 1, (STACK, SIDE, SIDE), discount=0.99, seed=0)
+@BACKENDS
+def test_terminal_does_not_bootstrap_and_truncation_does(Memory):
+    memory = Memory(100, 1, (STACK, SIDE, SIDE), discount=0.99, seed=0)
     first_obs = np.zeros((STACK, SIDE, SIDE), np.uint8)
     memory.start_episode(0, first_obs)
     memory.add(0, 1, 1.0, True, False, np.full((STACK, SIDE, SIDE), 1, np.uint8))
@@ -184,8 +188,9 @@ def test_terminal_does_not_bootstrap_and_truncation_does():
     assert by_action == {1: (0.0, True, False), 2: (pytest.approx(0.99), False, True)}
 
 
-def test_no_sample_before_its_next_state_is_written():
-    memory = ReplayMemory(100, 2, (STACK, SIDE, SIDE), seed=0)
+@BACKENDS
+def test_no_sample_before_its_next_state_is_written(Memory):
+    memory = Memory(100, 2, (STACK, SIDE, SIDE), seed=0)
     memory.start_episode(0, np.ones((STACK, SIDE, SIDE), np.uint8))
     memory.start_episode(1, np.ones((STACK, SIDE, SIDE), np.uint8))
     assert len(memory) == 0 and not memory.can_sample(1)
@@ -197,8 +202,9 @@ def test_no_sample_before_its_next_state_is_written():
     assert (batch["action"] == 3).all() and (batch["next_state"][:, -1] == 7).all()
 
 
-def test_vector_states_for_the_mlp():
-    memory = ReplayMemory(50, 1, (4,), observation_dtype=torch.float32, seed=0)
+@BACKENDS
+def test_vector_states_for_the_mlp(Memory):
+    memory = Memory(50, 1, (4,), observation_dtype=torch.float32, seed=0)
     memory.start_episode(0, np.array([1, 2, 3, 4], np.float32))
     memory.add(0, 1, 1.0, False, False, np.array([5, 6, 7, 8], np.float32))
     batch = memory.sample(4)
@@ -206,20 +212,22 @@ def test_vector_states_for_the_mlp():
     assert batch["state"][0].tolist() == [1, 2, 3, 4] and batch["next_state"][0].tolist() == [5, 6, 7, 8]
 
 
-def test_memory_per_transition_fits_a_million_in_about_seven_gigabytes():
-    memory = ReplayMemory(100_000, 4, (4, 84, 84), seed=0)
+@BACKENDS
+def test_memory_per_transition_fits_a_million_in_about_seven_gigabytes(Memory):
+    memory = Memory(100_000, 4, (4, 84, 84), seed=0)
     assert memory.bytes_per_transition <= 7_200
-    assert ReplayMemory.estimate_bytes(1_000_000, (4, 84, 84)) <= 7.2e9
+    assert Memory.estimate_bytes(1_000_000, (4, 84, 84)) <= 7.2e9
     naive_bytes_per_transition = 2 * 4 * 84 * 84
     assert naive_bytes_per_transition / memory.bytes_per_transition > 7.5
 
 
 @pytest.mark.parametrize("prioritized", [False, True])
-def test_save_and_load_resume_sampling_exactly(tmp_path, prioritized):
-    memory = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=4, prioritized=prioritized)
+@BACKENDS
+def test_save_and_load_resume_sampling_exactly(Memory, tmp_path, prioritized):
+    memory = Memory(500, 2, (STACK, SIDE, SIDE), seed=4, prioritized=prioritized)
     random_episode_streams(memory, NaiveReplay(1, 0.99), 300, seed=4)
     memory.save(tmp_path / "replay.npz", agent_step=300)
-    restored = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=99, prioritized=prioritized)
+    restored = Memory(500, 2, (STACK, SIDE, SIDE), seed=99, prioritized=prioritized)
     assert restored.load(tmp_path / "replay.npz") == {"agent_step": 300}
     for _ in range(3):
         a, b = memory.sample(16), restored.sample(16)
@@ -227,8 +235,9 @@ def test_save_and_load_resume_sampling_exactly(tmp_path, prioritized):
             assert torch.equal(a[name], b[name]), name
 
 
-def test_prioritized_sampling_follows_priorities_and_weights_correct_for_it():
-    memory = ReplayMemory(1000, 1, (STACK, SIDE, SIDE), seed=0, prioritized=True, priority_alpha=1.0, priority_beta=0.5)
+@BACKENDS
+def test_prioritized_sampling_follows_priorities_and_weights_correct_for_it(Memory):
+    memory = Memory(1000, 1, (STACK, SIDE, SIDE), seed=0, prioritized=True, priority_alpha=1.0, priority_beta=0.5)
     rng = np.random.default_rng(0)
     memory.start_episode(0, np.zeros((STACK, SIDE, SIDE), np.uint8))
     for action in range(40):
@@ -247,18 +256,24 @@ def test_prioritized_sampling_follows_priorities_and_weights_correct_for_it():
     np.testing.assert_allclose(batch["weight"].numpy(), weights / weights.max(), rtol=1e-5)
 
 
-def test_overwritten_transitions_lose_their_priority():
-    memory = ReplayMemory(20, 1, (STACK, SIDE, SIDE), seed=0, prioritized=True)
+@BACKENDS
+def test_overwritten_transitions_lose_their_priority(Memory):
+    memory = Memory(20, 1, (STACK, SIDE, SIDE), seed=0, prioritized=True)
     memory.start_episode(0, np.zeros((STACK, SIDE, SIDE), np.uint8))
     for step in range(100):
         memory.add(0, step % 6, 0.0, False, False, np.full((STACK, SIDE, SIDE), step, np.uint8))
     # exactly the slots holding a transition carry priority (the newest frame holds none yet)
-    leaves = memory.priorities.leaves(np.arange(20))
+    if isinstance(memory, DeviceReplayMemory):
+        memory.sample(1)  # brings the device's copy up to date
+        leaves = memory.device_priorities.numpy()
+    else:
+        leaves = memory.priorities.leaves(np.arange(20))
     np.testing.assert_array_equal(leaves > 0, memory.has_transition[0])
 
 
-def test_saved_replay_is_compressed_and_a_foreign_file_is_refused(tmp_path):
-    memory = ReplayMemory(20_000, 1, (4, 84, 84), seed=0)
+@BACKENDS
+def test_saved_replay_is_compressed_and_a_foreign_file_is_refused(Memory, tmp_path):
+    memory = Memory(20_000, 1, (4, 84, 84), seed=0)
     memory.start_episode(0, np.zeros((4, 84, 84), np.uint8))
     for step in range(2_000):  # game-like frames: mostly background
         frame = np.zeros((4, 84, 84), np.uint8)
@@ -276,11 +291,46 @@ def test_saved_replay_is_compressed_and_a_foreign_file_is_refused(tmp_path):
 def test_n_step_returns_stop_at_an_episode_end_and_at_an_unrecorded_step():
     from agent.replay.nstep import n_step_returns
 
-    rewards = np.array([[1.0, 2.0, 4.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0]], dtype=np.float32)
-    recorded = np.array([[True, True, True], [True, True, True], [True, False, True]])
-    ends = np.array([[False, False, False], [False, True, False], [False, False, False]])
+    rewards = torch.tensor([[1.0, 2.0, 4.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0]])
+    recorded = torch.tensor([[True, True, True], [True, True, True], [True, False, True]])
+    ends = torch.tensor([[False, False, False], [False, True, False], [False, False, False]])
     returns, steps, last = n_step_returns(rewards, recorded, ends, 0.5)
     np.testing.assert_allclose(
         returns, [1 + 1 + 1, 1 + 1, 1]
     )  # 1 + 0.5*2 + 0.25*4; ends after step 2; step 2 unwritten
     assert steps.tolist() == [3, 2, 1] and last.tolist() == [2, 1, 0]
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_both_backends_sample_the_same_distribution_from_the_same_content(prioritized):
+    host, device = (
+        Memory(600, 3, (STACK, SIDE, SIDE), n_step=3, discount=0.9, seed=seed, prioritized=prioritized)
+        for Memory, seed in ((ReplayMemory, 1), (DeviceReplayMemory, 2))
+    )
+    for memory in (host, device):
+        random_episode_streams(memory, NaiveReplay(3, 0.9), 400, seed=7)  # the same content in both
+    if prioritized:  # the same uneven priorities in both: priority grows with the action taken
+        stored = np.flatnonzero(host.has_transition.reshape(-1))  # slots are numbered alike in both
+        td_errors = host.actions.reshape(-1)[stored] * 3.0 + 1.0
+        for memory in (host, device):
+            memory.update_priorities(stored, td_errors)
+    counts = {}
+    for name, memory in (("host", host), ("device", device)):
+        drawn = sampled(memory, 400)  # 25,600 transitions
+        for sample_key, reward, discount in drawn:
+            counts.setdefault(sample_key, {"host": 0, "device": 0, "reward": reward, "discount": discount})
+            counts[sample_key][name] += 1
+            assert (reward, discount) == pytest.approx((counts[sample_key]["reward"], counts[sample_key]["discount"]))
+    # the same transitions, each drawn about as often: a chi-square test of the two samples
+    # (dof = transitions - 1; the statistic's mean is dof and its spread sqrt(2 dof))
+    table = np.array([[entry["host"], entry["device"]] for entry in counts.values()], dtype=np.float64)
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    statistic, dof = ((table - expected) ** 2 / expected).sum(), len(table) - 1
+    assert len(table) > 300 and statistic < dof + 4 * np.sqrt(2 * dof)
+    if prioritized:  # and the skew toward high priorities is the same
+        by_action = {name: np.zeros(6) for name in ("host", "device")}
+        for sample_key, entry in counts.items():
+            for name, shares in by_action.items():
+                shares[sample_key[-3]] += entry[name]
+        np.testing.assert_allclose(by_action["host"] / 25_600, by_action["device"] / 25_600, atol=0.02)
+        assert by_action["host"][5] > 2 * by_action["host"][0]

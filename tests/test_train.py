@@ -157,12 +157,22 @@ BREAKOUT_ONE_ENV = [
 ]
 
 
-@pytest.mark.parametrize("game_args, steps", [(CARTPOLE, 2400), (BREAKOUT_ONE_ENV, 1200)], ids=["CartPole", "Breakout"])
+# the replay memory sampled on the learner's device (the CPU here), with priorities
+CARTPOLE_DEVICE_REPLAY = [*CARTPOLE, "--set", "replay_on_device=true", "--set", "prioritized_replay=true"]
+
+
+@pytest.mark.parametrize(
+    "game_args, steps",
+    [(CARTPOLE, 2400), (BREAKOUT_ONE_ENV, 1200), (CARTPOLE_DEVICE_REPLAY, 2400)],
+    ids=["CartPole", "Breakout", "CartPole-device-replay"],
+)
 def test_exact_resume_with_saved_replay_matches_one_long_run(tmp_path, game_args, steps):
     halves, whole = tmp_path / "halves", tmp_path / "whole"
     common = [*game_args, "--seed", "3", "--device", "cpu", "--save-replay"]
     assert train(*common, "--steps", str(steps // 2), "--run-dir", str(halves)).returncode == 0
     assert (halves / "replay.npz").is_file()
+    with np.load(halves / "replay.npz") as saved:  # which memory ran: the device's keeps its priorities apart
+        assert ("device_priorities" in saved) == (game_args is CARTPOLE_DEVICE_REPLAY)
     resumed_run = train("--resume", str(halves), "--steps", str(steps), "--save-replay")
     assert resumed_run.returncode == 0 and "starts new games" not in resumed_run.stdout
     assert train(*common, "--steps", str(steps), "--run-dir", str(whole)).returncode == 0

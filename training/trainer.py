@@ -22,7 +22,7 @@ from agent.config import DQNConfig
 from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
 from agent.policy import LinearSchedule, act_for_training
-from agent.replay import ReplayMemory
+from agent.replay import DeviceReplayMemory, ReplayMemory
 from envs import GameSpec, from_checkpoint, make_vec_env, to_checkpoint
 from training.background_evaluation import BackgroundEvaluator, EvaluationJob
 from training.evaluation import PlaySettings, evaluate
@@ -52,18 +52,40 @@ def available_memory_bytes() -> int | None:
     return None
 
 
-def check_replay_fits(config: DQNConfig, observation_shape: tuple[int, ...], bytes_per_value: int) -> int:
-    """Refuses a replay memory the machine cannot hold, before allocating it."""
+def replay_fits_on_gpu(config: DQNConfig, device: torch.device, needed_bytes: int) -> bool:
+    """Whether ``replay_on_device`` puts the memory on ``device``: always for ``true``; for
+    ``auto``, on a CUDA GPU with room for it and the networks besides."""
+    if config.replay_on_device == "true":
+        return True
+    if config.replay_on_device == "false" or device.type != "cuda":
+        return False
+    free_bytes, _ = torch.cuda.mem_get_info(device)
+    return needed_bytes < 0.8 * free_bytes
+
+
+def check_replay_fits(
+    config: DQNConfig, observation_shape: tuple[int, ...], bytes_per_value: int, device: torch.device
+) -> bool:
+    """Refuses a replay memory the machine cannot hold, before allocating it; returns whether
+    it lives on the learner's device (see ``replay_fits_on_gpu``)."""
     needed = ReplayMemory.estimate_bytes(config.replay_capacity, observation_shape, bytes_per_value)
-    available = available_memory_bytes()
+    on_device = replay_fits_on_gpu(config, device, needed)
+    if on_device and device.type == "cuda":
+        available, where, otherwise = (
+            torch.cuda.mem_get_info(device)[0],
+            "GPU memory",
+            " or --set replay_on_device=false",
+        )
+    else:
+        available, where, otherwise = available_memory_bytes(), "RAM", ""
     if available is not None and needed > 0.9 * available:
         per_transition = needed / config.replay_capacity
         fits = int(0.8 * available / per_transition) // 1000 * 1000
         raise TrainingError(
-            f"the replay memory needs {needed / 1e9:.1f} GB but only {available / 1e9:.1f} GB of RAM is free; "
-            f"use --replay-size {fits} (or less)"
+            f"the replay memory needs {needed / 1e9:.1f} GB but only {available / 1e9:.1f} GB of {where} is free; "
+            f"use --replay-size {fits} (or less){otherwise}"
         )
-    return needed
+    return on_device
 
 
 class Trainer:
@@ -82,7 +104,9 @@ class Trainer:
             self.num_actions = int(self.env.single_action_space.n)
             # frames are stored as uint8, vector states (CartPole) as float32
             self.observation_dtype = torch.uint8 if len(self.observation_shape) == 3 else torch.float32
-            check_replay_fits(config, self.observation_shape, self.observation_dtype.itemsize)
+            self.replay_on_device = check_replay_fits(
+                config, self.observation_shape, self.observation_dtype.itemsize, self.device
+            )
             self.replay = self._new_replay()
         except BaseException:
             self.env.close()  # a refused memory must not leave the env (and its processes) behind
@@ -102,20 +126,19 @@ class Trainer:
 
     def _new_replay(self) -> ReplayMemory:
         config = self.config
-        return ReplayMemory(
-            config.replay_capacity,
-            config.num_envs,
-            self.observation_shape,
-            observation_dtype=self.observation_dtype,
-            discount=config.discount,
-            n_step=config.n_step,
-            device=self.device,
-            storage_device=self.device if config.replay_on_device else "cpu",
-            seed=config.seed + REPLAY_SEED_OFFSET,
-            prioritized=config.prioritized_replay,
-            priority_alpha=config.priority_alpha,
-            priority_beta=config.priority_beta,
-        )
+        settings = {
+            "observation_dtype": self.observation_dtype,
+            "discount": config.discount,
+            "n_step": config.n_step,
+            "device": self.device,
+            "seed": config.seed + REPLAY_SEED_OFFSET,
+            "prioritized": config.prioritized_replay,
+            "priority_alpha": config.priority_alpha,
+            "priority_beta": config.priority_beta,
+        }
+        if self.replay_on_device:
+            return DeviceReplayMemory(config.replay_capacity, config.num_envs, self.observation_shape, **settings)
+        return ReplayMemory(config.replay_capacity, config.num_envs, self.observation_shape, **settings)
 
     # -- checkpoints ------------------------------------------------------------------
     def checkpoint_state(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agent.checkpoint import numpy_rng_state, restore_numpy_rng
 from agent.replay.nstep import n_step_returns
 from agent.replay.persistence import load_memory, save_memory
 from agent.replay.sum_tree import SumTree, importance_weights, proportional_targets
@@ -271,11 +272,14 @@ class ReplayMemory:
         streams, logical = self._draw_indices(batch_size)
         slots = (logical[:, None] + np.arange(self.n_step)) % self.slots_per_stream
         rows = streams[:, None]
-        returns, steps, last = n_step_returns(
-            self.rewards[rows, slots],
-            self.has_transition[rows, slots],
-            self.terminated[rows, slots] | self.truncated[rows, slots],
-            self.discount,
+        returns, steps, last = (
+            value.numpy()
+            for value in n_step_returns(
+                torch.from_numpy(self.rewards[rows, slots]),
+                torch.from_numpy(self.has_transition[rows, slots]),
+                torch.from_numpy(self.terminated[rows, slots] | self.truncated[rows, slots]),
+                self.discount,
+            )
         )
         last_slots = slots[np.arange(batch_size), last]
         terminated = self.terminated[streams, last_slots]
@@ -294,7 +298,8 @@ class ReplayMemory:
             flat = streams * self.slots_per_stream + logical % self.slots_per_stream
             probabilities = self.priorities.leaves(flat) / self.priorities.total
             batch["index"] = torch.as_tensor(flat)
-            batch["weight"] = torch.as_tensor(importance_weights(probabilities, len(self), self.priority_beta))
+            weights = importance_weights(probabilities, len(self), self.priority_beta)
+            batch["weight"] = torch.as_tensor(weights.astype(np.float32))
         return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
 
     # -- size and persistence ---------------------------------------------------------
@@ -313,6 +318,24 @@ class ReplayMemory:
         """Bytes a memory of this size will take, before allocating it."""
         frame_values = int(np.prod(observation_shape[1:] if len(observation_shape) == 3 else observation_shape))
         return capacity * (frame_values * bytes_per_value + 4 + 4 + 3)
+
+    def rng_state(self) -> Any:
+        """The sampling generator's state, as plain values (for ``persistence``)."""
+        return numpy_rng_state(self.rng)
+
+    def restore_rng_state(self, state: Any) -> None:
+        restore_numpy_rng(self.rng, state)
+
+    def priority_arrays(self) -> dict[str, np.ndarray]:
+        """The priorities as arrays to save (none for uniform sampling)."""
+        return {"priority_tree": self.priorities.tree} if self.priorities is not None else {}
+
+    def restore_priority_arrays(self, saved: Any) -> None:
+        if self.priorities is not None and "priority_tree" in saved:
+            self.priorities.tree[...] = saved["priority_tree"]
+
+    def after_load(self) -> None:
+        """Called once ``load`` has put every array back."""
 
     def save(self, path: Path, **metadata: Any) -> None:
         """See ``agent.replay.persistence.save_memory``."""

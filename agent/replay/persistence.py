@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from agent.checkpoint import CheckpointError, atomic_write, numpy_rng_state, restore_numpy_rng
+from agent.checkpoint import CheckpointError, atomic_write
 
 if TYPE_CHECKING:
     from agent.replay.memory import ReplayMemory
@@ -24,9 +24,8 @@ def save_memory(memory: ReplayMemory, path: Path, **metadata: Any) -> None:
     beside it and returned by ``load_memory``."""
     arrays = {name: getattr(memory, name) for name in SAVED_ARRAYS}
     arrays["frames"] = memory.frames.cpu().numpy()
-    if memory.priorities is not None:
-        arrays["priority_tree"] = memory.priorities.tree
-    info = {"rng_state": numpy_rng_state(memory.rng), "max_priority": memory.max_priority, **metadata}
+    arrays.update(memory.priority_arrays())
+    info = {"rng_state": memory.rng_state(), "max_priority": float(memory.max_priority), **metadata}
     arrays["metadata"] = np.array(json.dumps(info))
     atomic_write(Path(path), lambda file: np.savez_compressed(file, **arrays))
 
@@ -44,13 +43,13 @@ def load_memory(memory: ReplayMemory, path: Path) -> dict[str, Any]:
             memory.frames.copy_(torch.from_numpy(saved["frames"]))
             for name in SAVED_ARRAYS:
                 getattr(memory, name)[...] = saved[name]
-            if memory.priorities is not None and "priority_tree" in saved:
-                memory.priorities.tree[...] = saved["priority_tree"]
+            memory.restore_priority_arrays(saved)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise CheckpointError(
             f"{path} is not a readable replay memory ({type(error).__name__}); "
             "resume without --save-replay to start with an empty one"
         ) from error
-    restore_numpy_rng(memory.rng, info.pop("rng_state"))
+    memory.restore_rng_state(info.pop("rng_state"))
     memory.max_priority = float(info.pop("max_priority"))
+    memory.after_load()
     return info

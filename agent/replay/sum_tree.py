@@ -3,7 +3,12 @@ vectorized over batches of leaves, and the importance-sampling weights of what i
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
+import torch
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
 class SumTree:
@@ -56,7 +61,8 @@ def proportional_targets(
     return rng.random(count) * total
 
 
-def importance_weights(probabilities: np.ndarray, population: int, beta: float) -> np.ndarray:
-    """Weights that undo the sampling bias (``beta`` 1 = fully), scaled so the largest is 1."""
+def importance_weights(probabilities: ArrayT, population: int | ArrayT, beta: float) -> ArrayT:
+    """Weights that undo the sampling bias (``beta`` 1 = fully), scaled so the largest is 1
+    (NumPy arrays or tensors, in the caller's precision)."""
     weights = (population * probabilities) ** -beta
-    return (weights / weights.max()).astype(np.float32)
+    return weights / weights.max()
