@@ -1,6 +1,6 @@
 """End-to-end training speed in agent steps/s, every figure side by side in one run.
 
-    python bench/train_throughput.py [--device cpu|cuda] [--game Breakout] [--num-envs 8]
+    python bench/train_throughput.py [--device cpu|cuda] [--game Pong] [--num-envs 8]
                                      [--seconds 20] [--rounds 2] [--sb3-python PYTHON]
 
 Two tables, each row timed once learning has started (one gradient update, batch 32, every 4
@@ -297,7 +297,7 @@ def busy_note(busy: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the learner's device)")
-    parser.add_argument("--game", default="Breakout", help="an Atari game")
+    parser.add_argument("--game", default="Pong", help="an Atari game")
     parser.add_argument("--num-envs", type=int, default=8, help="arcade-dqn's parallel envs")
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per figure, after the warm-up")
     parser.add_argument("--rounds", type=int, default=2, help="alternate the rows this many times (noisy machine)")
