@@ -24,7 +24,7 @@ class LinearSchedule:
 
 
 @torch.no_grad()
-def q_values(network: nn.Module, observations: np.ndarray, device: torch.device) -> torch.Tensor:
+def q_values(network: nn.Module, observations: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     """Q-values of a batch of observations, on ``device``."""
     return network(torch.as_tensor(observations, device=device))
 
@@ -55,7 +55,7 @@ def act(
 
 def act_for_training(
     network: nn.Module,
-    observations: np.ndarray,
+    observations: np.ndarray | torch.Tensor,
     num_actions: int,
     epsilon: float,
     rng: np.random.Generator,

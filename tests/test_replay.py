@@ -334,3 +334,23 @@ def test_both_backends_sample_the_same_distribution_from_the_same_content(priori
                 shares[sample_key[-3]] += entry[name]
         np.testing.assert_allclose(by_action["host"] / 25_600, by_action["device"] / 25_600, atol=0.02)
         assert by_action["host"][5] > 2 * by_action["host"][0]
+
+
+@BACKENDS
+def test_newest_states_are_the_observations_each_stream_is_at(Memory):
+    memory = Memory(200, 3, (STACK, SIDE, SIDE), seed=0)
+    rng = np.random.default_rng(0)
+    obs = rng.integers(0, 256, (3, STACK, SIDE, SIDE), dtype=np.uint8)
+    with pytest.raises(RuntimeError, match="start_episode"):
+        memory.newest_states()
+    for stream in range(3):
+        memory.start_episode(stream, obs[stream])
+    for step in range(150):  # wraps the rings; stream 1 starts a new game now and then
+        new_frames = rng.integers(0, 256, (3, 1, SIDE, SIDE), dtype=np.uint8)
+        next_obs = np.concatenate([obs[:, 1:], new_frames], axis=1)
+        first = np.array([False, step % 40 == 39, False])
+        next_obs[first, :-1] = 0
+        no = np.zeros(3, bool)
+        memory.add_vector_step(np.zeros(3, np.int64), np.zeros(3, np.float32), no, no, next_obs, first)
+        obs = next_obs
+        np.testing.assert_array_equal(memory.newest_states().numpy(), obs)

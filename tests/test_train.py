@@ -472,20 +472,27 @@ def test_num_envs_auto_sizes_atari_to_the_machine_and_keeps_our_games_at_one(tmp
         assert config.num_envs == expected
 
 
-@pytest.mark.parametrize("overlap", [True, False])
-def test_overlapped_collection_runs_the_updates_due_while_the_games_step(tmp_path, overlap):
+@pytest.mark.parametrize(
+    ("overlap", "replay_on_device"),
+    [(True, "false"), (False, "false"), (True, "true")],
+    ids=["overlap", "serial", "device-replay"],
+)
+def test_overlapped_collection_runs_the_updates_due_while_the_games_step(tmp_path, overlap, replay_on_device):
     """Overlapped, each step runs the updates due before it (while ale-py steps the games);
-    serial, those due after it. Either way the replay ratio is the config's."""
+    serial, those due after it. Either way the replay ratio is the config's. With the replay
+    memory on the learner's device the agent acts on the states stored there: the same ones."""
     from agent.config import make_config
+    from agent.replay import DeviceReplayMemory
     from envs import resolve_game
     from training.trainer import Trainer
 
     config = make_config(
         "atari", num_envs=2, replay_capacity=2_000, learning_starts=100, batch_size=8, cnn_channels=(4, 4, 4),
-        hidden_size=16, overlap_collection=overlap, device="cpu",
+        hidden_size=16, overlap_collection=overlap, replay_on_device=replay_on_device, device="cpu",
     )  # fmt: skip
     trainer = Trainer(resolve_game("Breakout"), config, tmp_path)
     assert trainer.overlaps_collection == overlap
+    assert isinstance(trainer.replay, DeviceReplayMemory) == (replay_on_device == "true")
 
     def due_at(step: int) -> int:
         return 0 if step < 100 else (step - 100) // 4 + 1
@@ -496,6 +503,7 @@ def test_overlapped_collection_runs_the_updates_due_while_the_games_step(tmp_pat
             trainer.train_step()
             after = trainer.progress.agent_step
             assert trainer.learner.updates_done == due_at(before if overlap else after)
+            np.testing.assert_array_equal(trainer.replay.newest_states().numpy(), trainer.obs)
     finally:
         trainer.close()
     assert trainer.learner.updates_done > 40

@@ -251,8 +251,10 @@ class Trainer:
         if self.obs is None:
             self._start_envs()
         progress = self.progress
+        # with the replay memory on the learner's device, the states to act on are there already
+        states = self.replay.newest_states() if self.replay_on_device else self.obs
         actions = act_for_training(
-            self.learner.online, self.obs, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device
+            self.learner.online, states, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device
         )
         self.env.send(actions)
         # overlapped: the updates due so far run while the games step

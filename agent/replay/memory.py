@@ -264,6 +264,14 @@ class ReplayMemory:
         frames = frames.view(len(streams), self.stack_size, *self.frame_shape)
         return frames if self.stacked else frames[:, 0]
 
+    def newest_states(self) -> torch.Tensor:
+        """Every stream's newest state (the observation its env is at), rebuilt from the frames
+        already stored, on the storage device: where that is the learner's GPU, acting needs
+        no copy of the observations, and each new frame crosses to the GPU once."""
+        if (self.frames_written < self.stack_size).any():
+            raise RuntimeError("call start_episode() for every stream first")
+        return self._stack(np.arange(self.num_streams), self.frames_written - 1)
+
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         """A batch (uniform, or by priority): ``state, action, reward`` (n-step discounted), ``next_state``,
         ``terminated``, ``truncated`` and ``discount`` (gamma to the power of the steps summed;
