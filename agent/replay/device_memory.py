@@ -39,30 +39,24 @@ class DeviceReplayMemory(ReplayMemory):
         num_streams: int,
         observation_shape: tuple[int, ...],
         *,
-        observation_dtype: torch.dtype = torch.uint8,
-        discount: float = 0.99,
-        n_step: int = 1,
         device: torch.device | str = "cpu",
         seed: int = 0,
         prioritized: bool = False,
-        priority_alpha: float = 0.6,
-        priority_beta: float = 0.4,
+        **settings: Any,
     ) -> None:
+        """``settings``: the rest of ``ReplayMemory``'s keyword arguments (``observation_dtype``,
+        ``discount``, ``n_step``, ``priority_alpha``, ``priority_beta``)."""
         self._on = torch.device(device)
         self._max_priority = torch.ones((), dtype=torch.float32, device=self._on)
         super().__init__(
             capacity,
             num_streams,
             observation_shape,
-            observation_dtype=observation_dtype,
-            discount=discount,
-            n_step=n_step,
             device=device,
             storage_device=device,
             seed=seed,
             prioritized=False,  # no host sum tree: the priorities live on the device
-            priority_alpha=priority_alpha,
-            priority_beta=priority_beta,
+            **settings,
         )
         self.prioritized = prioritized
         on = self._on
