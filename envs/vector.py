@@ -19,6 +19,7 @@ A lost life in train mode sets ``terminated`` but the game goes on, so the next 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -180,6 +181,14 @@ class VectorPipeline(gym.vector.VectorWrapper):
             "episode_length": episode_length,
         }
         return obs, reward, terminated, truncated, info
+
+    def close(self, **kwargs: Any) -> None:
+        """Closes the games, after collecting a step still in flight (an error between
+        ``send`` and ``recv`` must not leave ale-py's threads waiting on it)."""
+        if self._pending_actions is not None:
+            with contextlib.suppress(Exception):  # closing anyway; the error that led here is the one to report
+                self.recv()
+        super().close(**kwargs)
 
     @property
     def saves_state(self) -> bool:

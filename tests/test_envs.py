@@ -400,4 +400,5 @@ def test_send_then_recv_gives_what_step_gives(game, num_envs):
     with pytest.raises(RuntimeError, match="without send"):
         split.recv()
     stepped.close()
-    split.close()
+    split.send(actions[1])
+    split.close()  # with a step in flight (an error between send and recv): collected, then closed
