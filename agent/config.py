@@ -89,6 +89,10 @@ class DQNConfig:
     """Gradient-norm clipping (0 turns it off)."""
     huber_delta: float = 1.0
     """Huber loss threshold (the paper's error clipping to [-1, 1])."""
+    captured_update: bool = False
+    """On CUDA, capture the whole gradient step once as a CUDA graph and replay it
+    (``agent/captured_update.py``); the CPU and MPS always run it eagerly. Off by default
+    until it has been measured on a GPU."""
 
     # -- exploration ----------------------------------------------------------------
     epsilon_start: float = 1.0

@@ -159,11 +159,15 @@ def main() -> None:
         "gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): "
         f"{plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]"
     )
-    for label, config in (
+    configs = [
         ("Nature CNN (nature preset, RMSprop)", DQNConfig()),
         ("Nature CNN, Double DQN + Adam (atari preset)", make_config("atari")),
         ("narrow CNN 16/32/32-256 (pygame preset)", make_config("pygame")),
-    ):
+    ]
+    if device.type == "cuda":
+        captured = make_config("atari", captured_update=True)
+        configs.append(("Nature CNN, atari preset, captured as a CUDA graph", captured))
+    for label, config in configs:
         config = config.replace(batch_size=32)
         print(
             f"gradient updates/s, batch 32, {label}: "

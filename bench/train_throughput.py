@@ -11,10 +11,11 @@ agent steps; epsilon already down at 0.1, so nearly every step runs the network)
   updating cost almost nothing: what the loop itself costs, whatever the device. Each row
   gives its ratio to the vector env alone.
 * **Whole training.** arcade-dqn's loop with the env steps overlapped with the updates (the
-  default) and serial (step, then update); a plain CleanRL-style PyTorch loop on the same game
-  and settings (one env, a NumPy replay of 4-frame stacks, Adam, MSE, a target copy every 1,000
-  steps); and Stable-Baselines3's DQN when ``PYTHON`` (default: this interpreter) can import it,
-  for instance from a separate venv: ``python -m venv /tmp/sb3 && /tmp/sb3/bin/pip install
+  default), serial (step, then update), and on CUDA also with the update captured as a CUDA
+  graph; a plain CleanRL-style PyTorch loop on the same game and settings (one env, a NumPy
+  replay of 4-frame stacks, Adam, MSE, a target copy every 1,000 steps); and
+  Stable-Baselines3's DQN when ``PYTHON`` (default: this interpreter) can import it, for
+  instance from a separate venv: ``python -m venv /tmp/sb3 && /tmp/sb3/bin/pip install
   torch==2.13.0 stable-baselines3==2.9.2 ale-py==0.12.1 gymnasium==1.4.0 opencv-python-headless``.
 
 Replay capacity: 100,000 on the CPU, 1M on a GPU (there arcade-dqn keeps its frames on the GPU).
@@ -133,7 +134,14 @@ def vector_env_steps_per_second(game: str, num_envs: int, seconds: float) -> Mea
 
 
 def arcade_dqn_steps_per_second(
-    game: str, num_envs: int, seconds: float, device: torch.device, *, overlap: bool, trivial_network: bool
+    game: str,
+    num_envs: int,
+    seconds: float,
+    device: torch.device,
+    *,
+    overlap: bool,
+    trivial_network: bool,
+    captured: bool = False,
 ) -> Measured:
     from agent.config import make_config
     from envs import resolve_game
@@ -150,6 +158,7 @@ def arcade_dqn_steps_per_second(
         epsilon_end=TIMED_EPSILON,
         epsilon_decay_steps=LEARNING_STARTS,
         overlap_collection=overlap,
+        captured_update=captured,
         device=str(device),
     )
     with tempfile.TemporaryDirectory() as run_dir:
@@ -331,9 +340,13 @@ def main() -> None:
                 print_measured(round_number, f"host side: whole loop, trivial network, {how}", loop, ratio)
         if "whole" in args.skip:
             continue
-        for overlap in (True, False):
-            how = "overlapped (the default)" if overlap else "serial"
-            measured = arcade_dqn_steps_per_second(game, envs, seconds, device, overlap=overlap, trivial_network=False)
+        loops = [(True, False, "overlapped (the default)"), (False, False, "serial")]
+        if device.type == "cuda":
+            loops.insert(0, (True, True, "overlapped, captured update"))
+        for overlap, captured, how in loops:
+            measured = arcade_dqn_steps_per_second(
+                game, envs, seconds, device, overlap=overlap, trivial_network=False, captured=captured
+            )
             print_measured(round_number, f"arcade-dqn, atari preset, {envs} envs, {how}", measured)
         plain = cleanrl_style_steps_per_second(game, seconds, device)
         print_measured(round_number, "plain CleanRL-style PyTorch loop, 1 env", plain)
