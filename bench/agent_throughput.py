@@ -161,7 +161,7 @@ def main() -> None:
     )
     configs = [
         ("Nature CNN (nature preset, RMSprop)", DQNConfig()),
-        ("Nature CNN, Double DQN + Adam (atari preset)", make_config("atari")),
+        ("Nature CNN, Adam (atari preset)", make_config("atari")),
         ("narrow CNN 16/32/32-256 (pygame preset)", make_config("pygame")),
     ]
     if device.type == "cuda":

@@ -30,11 +30,10 @@ def test_defaults_are_the_nature_papers():
 
 
 def test_presets_are_chosen_by_game_family():
-    assert (
-        preset_for_game("atari") == "atari"
-        and make_config("atari").double_dqn
-        and make_config("atari").optimizer == "adam"
-    )
+    atari = make_config("atari")
+    assert preset_for_game("atari") == "atari"
+    assert (atari.optimizer, atari.learning_rate, atari.optimizer_eps) == ("adam", 1e-4, 1e-8)  # CleanRL's
+    assert (atari.target_update_period_steps, atari.learning_starts, atari.double_dqn) == (1_000, 80_000, False)
     assert preset_for_game("pygame") == "pygame" and make_config("pygame").cnn_channels == (16, 32, 32)
     assert preset_for_game("state") == "cartpole" and make_config("cartpole").network == "mlp"
     for name in PRESETS:
