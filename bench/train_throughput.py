@@ -8,8 +8,9 @@ agent steps; epsilon already down at 0.1, so nearly every step runs the network)
 
 * **Host side.** The same vector env stepped alone, then the whole loop (replay writes,
   sampling, updates, target syncs) with a trivial one-weight network, so that acting and
-  updating cost almost nothing: what the loop itself costs, whatever the device. Each row
-  gives its ratio to the vector env alone.
+  updating cost almost nothing: what the loop itself costs, whatever the device; and the same
+  loop with no sampling or updates at all (acting and replay writes only), which shows what
+  the learning part adds. Each row gives its ratio to the vector env alone.
 * **Whole training.** arcade-dqn's loop with the env steps overlapped with the updates (the
   default), serial (step, then update), and on CUDA also with the update captured as a CUDA
   graph; a plain CleanRL-style PyTorch loop on the same game and settings (one env, a NumPy
@@ -53,6 +54,7 @@ WARM_UP_STEPS = 500  # timed after learning_starts + this
 UPDATE_PERIOD = 4
 BATCH_SIZE = 32
 TIMED_EPSILON = 0.1
+NEVER = 10**12  # an update period no run reaches: the loop without learning
 
 
 def replay_capacity_for(device: torch.device) -> int:
@@ -142,6 +144,7 @@ def arcade_dqn_steps_per_second(
     overlap: bool,
     trivial_network: bool,
     captured: bool = False,
+    update_period: int = UPDATE_PERIOD,
 ) -> Measured:
     from agent.config import make_config
     from envs import resolve_game
@@ -153,7 +156,7 @@ def arcade_dqn_steps_per_second(
         replay_capacity=replay_capacity_for(device),
         replay_on_device="auto",  # on a GPU: there, sampled there (1M transitions: about 7 GB)
         batch_size=BATCH_SIZE,
-        update_period_steps=UPDATE_PERIOD,
+        update_period_steps=update_period,
         learning_starts=LEARNING_STARTS,
         epsilon_end=TIMED_EPSILON,
         epsilon_decay_steps=LEARNING_STARTS,
@@ -333,9 +336,12 @@ def main() -> None:
         if "host" not in args.skip:
             alone = vector_env_steps_per_second(game, envs, seconds)
             print_measured(round_number, f"host side: vector env alone, {envs} envs, random actions", alone)
-            for overlap in (False, True):
-                loop = arcade_dqn_steps_per_second(game, envs, seconds, device, overlap=overlap, trivial_network=True)
-                how = "overlapped" if overlap else "serial"
+            host_rows = [(False, UPDATE_PERIOD, "serial"), (True, UPDATE_PERIOD, "overlapped")]
+            host_rows.append((True, NEVER, "no sampling or updates (acting, replay writes)"))
+            for overlap, period, how in host_rows:
+                loop = arcade_dqn_steps_per_second(
+                    game, envs, seconds, device, overlap=overlap, trivial_network=True, update_period=period
+                )
                 ratio = f"{loop[0] / alone[0]:.2f}x the env alone"
                 print_measured(round_number, f"host side: whole loop, trivial network, {how}", loop, ratio)
         if "whole" in args.skip:

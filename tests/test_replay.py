@@ -299,6 +299,13 @@ def test_n_step_returns_stop_at_an_episode_end_and_at_an_unrecorded_step():
         returns, [1 + 1 + 1, 1 + 1, 1]
     )  # 1 + 0.5*2 + 0.25*4; ends after step 2; step 2 unwritten
     assert steps.tolist() == [3, 2, 1] and last.tolist() == [2, 1, 0]
+    # one step (its own short path): the first column alone, the same rule
+    one = n_step_returns(rewards[:, :1], recorded[:, :1], ends[:, :1], 0.5)
+    first_column = n_step_returns(rewards, torch.tensor([[True, False, False]] * 3), ends, 0.5)
+    for mine, general in zip(one, first_column):
+        assert mine.dtype == general.dtype and mine.tolist() == general.tolist()
+    unrecorded = n_step_returns(rewards[:, :1], torch.tensor([[True], [False], [True]]), ends[:, :1], 0.5)
+    assert unrecorded[0].tolist() == [1, 0, 1] and unrecorded[1].tolist() == [1, 0, 1]
 
 
 @pytest.mark.parametrize("prioritized", [False, True])

@@ -257,12 +257,30 @@ class ReplayMemory:
         still_there = self.has_transition[streams, slots]
         self._set_priorities(streams[still_there], slots[still_there], priorities[still_there] ** self.priority_alpha)
 
-    def _stack(self, streams: np.ndarray, logical_ends: np.ndarray) -> torch.Tensor:
-        offsets = np.arange(-self.stack_size + 1, 1)
+    def _frames_ending_at(self, streams: np.ndarray, logical_ends: np.ndarray, length: int) -> torch.Tensor:
+        """``(B, length, *frame)``: per sample, the ``length`` frames up to and including its end."""
+        offsets = np.arange(-length + 1, 1)
         rows = streams[:, None] * self.slots_per_stream + (logical_ends[:, None] + offsets) % self.slots_per_stream
         frames = self._frame_rows.index_select(0, torch.as_tensor(rows.reshape(-1), device=self.storage_device))
-        frames = frames.view(len(streams), self.stack_size, *self.frame_shape)
+        return frames.view(len(streams), length, *self.frame_shape)
+
+    def _stack(self, streams: np.ndarray, logical_ends: np.ndarray) -> torch.Tensor:
+        frames = self._frames_ending_at(streams, logical_ends, self.stack_size)
         return frames if self.stacked else frames[:, 0]
+
+    def _state_pairs(
+        self, streams: np.ndarray, logical: np.ndarray, steps: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The states at ``logical`` and ``steps`` later, on ``device``. Where every sample looks
+        the same number of steps ahead (always, for 1-step returns), both are views of one
+        gather of ``stack_size + steps`` frames: the frames they share are read and moved once."""
+        if not (steps == steps[0]).all():
+            return self._stack(streams, logical).to(self.device), self._stack(streams, logical + steps).to(self.device)
+        ahead = int(steps[0])
+        window = self._frames_ending_at(streams, logical + ahead, self.stack_size + ahead)
+        window = window.to(self.device, non_blocking=True)
+        states, next_states = window[:, : self.stack_size], window[:, ahead:]
+        return (states, next_states) if self.stacked else (states[:, 0], next_states[:, 0])
 
     def newest_states(self) -> torch.Tensor:
         """Every stream's newest state (the observation its env is at), rebuilt from the frames
@@ -293,11 +311,12 @@ class ReplayMemory:
         terminated = self.terminated[streams, last_slots]
         truncated = self.truncated[streams, last_slots]
         discount = np.where(terminated, 0.0, self.discount**steps).astype(np.float32)
+        states, next_states = self._state_pairs(streams, logical, steps)
         batch = {
-            "state": self._stack(streams, logical),
+            "state": states,
             "action": torch.as_tensor(self.actions[streams, logical % self.slots_per_stream].astype(np.int64)),
             "reward": torch.as_tensor(returns),
-            "next_state": self._stack(streams, logical + steps),
+            "next_state": next_states,
             "terminated": torch.as_tensor(terminated),
             "truncated": torch.as_tensor(truncated),
             "discount": torch.as_tensor(discount),

@@ -13,6 +13,9 @@ def n_step_returns(
     ``recorded``, whether it ``ends`` the episode: terminated or truncated), the discounted
     return, the number of steps summed and the index of the last one. The sum stops after the
     first step that ends the episode, or before a step not recorded yet."""
+    if rewards.shape[1] == 1:  # 1-step returns: the reward itself, where recorded
+        steps = recorded[:, 0].to(torch.int64)
+        return (rewards[:, 0] * recorded[:, 0]).float(), steps, steps - 1
     continues = (recorded & ~ends).to(torch.int64)
     alive = torch.ones_like(continues)
     alive[:, 1:] = torch.cumprod(continues, dim=1)[:, :-1]
