@@ -270,7 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             run_dir / "config.json",
             lambda file: file.write(json.dumps({"game": spec.name, **config.to_dict()}, indent=2).encode()),
         )
-        logger = RunLogger(run_dir, frames_per_step=spec.frame_skip)
+        logger = RunLogger(
+            run_dir,
+            frames_per_step=spec.frame_skip,
+            resumed_at_step=trainer.progress.agent_step if resume_state is not None else None,
+        )
         reason = run_training(trainer, logger, total_steps=config.total_steps, deadline_seconds=deadline)
     except (TrainingError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -249,6 +249,41 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tmp_p
     process.wait(timeout=30)
 
 
+def test_resume_after_sigkill_drops_the_logs_of_the_lost_steps(tmp_path):
+    """A run killed after its last checkpoint logged steps the resumed run plays again: the CSV and
+    TensorBoard must show each step once, in order, not the lost stretch and then its replay."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    every = {"log_every_steps": 50, "checkpoint_every_steps": 1000, "learning_starts": 500, "eval_every_steps": 250}
+    settings = [arg for key, value in every.items() for arg in ("--set", f"{key}={value}")]
+    settings += ["--set", "eval_episodes=1", "--set", "eval_max_episode_steps=100"]  # evaluations flush the CSV
+    process = start_training(run_dir, *settings)
+    wait_for(run_dir / "step_000001000.pt")
+    deadline = time.monotonic() + 120
+    while max((step for rows in scalars(run_dir).values() for step, _ in rows), default=0) < 1300:
+        assert time.monotonic() < deadline and process.poll() is None, "the run logged nothing past step 1300"
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=30)
+    saved_step = load_checkpoint(run_dir / "latest.pt")["progress"]["agent_step"]
+    logged_before = scalars(run_dir)["train/loss"]
+    assert max(step for step, _ in logged_before) > saved_step  # the fault happened after the checkpoint
+
+    resumed = train("--resume", str(run_dir), "--steps", str(saved_step + 600))
+    assert resumed.returncode == 0, resumed.stderr
+    for tag, rows in scalars(run_dir).items():
+        steps = [step for step, _ in rows]
+        assert steps == sorted(steps) and len(set(steps)) == len(steps), tag
+    losses = scalars(run_dir)["train/loss"]
+    assert [row for row in losses if row[0] <= saved_step] == [row for row in logged_before if row[0] <= saved_step]
+    assert max(step for step, _ in losses) > saved_step + 300  # the resumed run logs on from there
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    board_steps = [event.step for event in events.Scalars("train/loss")]
+    assert board_steps == sorted(set(board_steps)) and board_steps == [step for step, _ in losses]
+
+
 # Runs in its own mount namespace: a 3 MB tmpfs is the run folder; once two checkpoints are
 # written, a filler file takes every byte left, and training goes on until its next write fails.
 FULL_DISK_SCRIPT = r"""

@@ -14,7 +14,10 @@ import numpy as np
 class RunLogger:
     """Writes every scalar to TensorBoard and to ``scalars.csv`` (wall_time, step, tag, value)."""
 
-    def __init__(self, run_dir: Path, frames_per_step: int) -> None:
+    def __init__(self, run_dir: Path, frames_per_step: int, resumed_at_step: int | None = None) -> None:
+        """``resumed_at_step``: the checkpoint's step when a run resumes. Scalars a crashed run
+        logged after its last checkpoint are dropped, from the CSV and (purged) from TensorBoard,
+        so the resumed run's history never shows the lost stretch twice."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.run_dir = Path(run_dir)
@@ -24,13 +27,30 @@ class RunLogger:
         self._writer_error: OSError | None = None
         self._previous_excepthook = threading.excepthook
         threading.excepthook = self._catch_writer_error
-        self.writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+        purge_step = None if resumed_at_step is None else resumed_at_step + 1
+        self.writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"), purge_step=purge_step)
         self.csv_path = self.run_dir / "scalars.csv"
+        if resumed_at_step is not None:
+            self._drop_rows_after(resumed_at_step)
         new_file = not self.csv_path.exists()
         self._csv_file = open(self.csv_path, "a", newline="")  # noqa: SIM115 -- open for the whole run; close() closes it
         self._csv = csv.writer(self._csv_file)
         if new_file:
             self._csv.writerow(["wall_time", "step", "tag", "value"])
+
+    def _drop_rows_after(self, step: int) -> None:
+        if not self.csv_path.exists():
+            return
+        with open(self.csv_path, newline="") as file:
+            rows = list(csv.reader(file))
+        # a process killed mid-write may have left a partial last row: it goes too
+        kept = [row for row in rows[1:] if len(row) == 4 and row[1].isdigit() and int(row[1]) <= step]
+        if len(kept) == len(rows) - 1:
+            return
+        temporary = self.csv_path.with_suffix(".tmp.csv")
+        with open(temporary, "w", newline="") as file:
+            csv.writer(file).writerows([rows[0], *kept])
+        temporary.replace(self.csv_path)
 
     def _catch_writer_error(self, args: threading.ExceptHookArgs) -> None:
         if isinstance(args.exc_value, OSError) and type(args.thread).__module__.startswith("tensorboard"):
