@@ -1,7 +1,7 @@
 """End-to-end training speed in agent steps/s, every figure side by side in one run.
 
     python bench/train_throughput.py [--device cpu|cuda] [--game Pong] [--num-envs 8]
-                                     [--seconds 20] [--rounds 2] [--sb3-python PYTHON]
+                                     [--seconds 20] [--rounds 2] [--threads N] [--sb3-python PYTHON]
 
 Two tables, each row timed once learning has started (one gradient update, batch 32, every 4
 agent steps; epsilon already down at 0.1, so nearly every step runs the network):
@@ -20,8 +20,9 @@ agent steps; epsilon already down at 0.1, so nearly every step runs the network)
   torch==2.13.0 stable-baselines3==2.9.2 ale-py==0.12.1 gymnasium==1.4.0 opencv-python-headless``.
 
 Replay capacity: 100,000 on the CPU, 1M on a GPU (there arcade-dqn keeps its frames on the GPU).
-The device name heads the output; on CUDA each whole-training row also says how busy the GPU
-was (``nvidia-smi``'s utilisation, sampled while the row ran).
+The device name heads the output. Each row measured in this process says how many CPU cores it
+kept busy (its CPU time over the wall time, all threads), and on CUDA how busy the GPU was
+(``nvidia-smi``'s utilisation, sampled while the row ran).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -101,20 +103,25 @@ def gpu_busy_meter(device: torch.device) -> Iterator[list[float]]:
         thread.join()
 
 
-Measured = tuple[float, float | None]
-"""Agent steps/s, and the mean GPU utilisation in percent meanwhile (``None`` off CUDA)."""
+class Measured(NamedTuple):
+    steps_per_second: float
+    gpu_busy: float | None
+    """The mean GPU utilisation in percent meanwhile (``None`` off CUDA)."""
+    cores_busy: float
+    """The process's CPU time (all its threads) over the wall time: how many cores it kept busy."""
 
 
 def timed_rate(seconds: float, step: Callable[[], int], device: torch.device) -> Measured:
     """Calls ``step()`` (which returns agent steps done) for ``seconds``."""
     with gpu_busy_meter(device) as busy:
-        done, start = 0, time.perf_counter()
+        done, start, cpu_start = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - start < seconds:
             done += step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - start
-    return done / elapsed, float(np.mean(busy)) if busy else None
+        cpu_seconds = time.process_time() - cpu_start
+    return Measured(done / elapsed, float(np.mean(busy)) if busy else None, cpu_seconds / elapsed)
 
 
 def vector_env_steps_per_second(game: str, num_envs: int, seconds: float) -> Measured:
@@ -298,12 +305,10 @@ def print_row(round_number: int, label: str, value: float | None, note: str = ""
 
 
 def print_measured(round_number: int, label: str, measured: Measured, note: str = "") -> None:
-    rate, busy = measured
-    print_row(round_number, label, rate, ", ".join(part for part in (note, busy_note(busy)) if part))
-
-
-def busy_note(busy: float | None) -> str:
-    return "" if busy is None else f"GPU busy {busy:.0f}%"
+    busy = [f"{measured.cores_busy:.1f} CPU cores busy"]
+    if measured.gpu_busy is not None:
+        busy.append(f"GPU busy {measured.gpu_busy:.0f}%")
+    print_row(round_number, label, measured.steps_per_second, ", ".join([note, *busy] if note else busy))
 
 
 def main() -> None:
@@ -313,6 +318,7 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=8, help="arcade-dqn's parallel envs")
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per figure, after the warm-up")
     parser.add_argument("--rounds", type=int, default=2, help="alternate the rows this many times (noisy machine)")
+    parser.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's own)")
     parser.add_argument("--sb3-python", default=sys.executable, help="a Python that can import stable_baselines3")
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["host", "whole", "sb3"], help="tables or rows to leave out"
@@ -322,8 +328,10 @@ def main() -> None:
         device = resolve_device(args.device)
     except ValueError as error:
         parser.error(str(error))
-    if args.num_envs < 1 or args.seconds <= 0 or args.rounds < 1:
-        parser.error("--num-envs and --rounds must be at least 1 and --seconds positive")
+    if args.num_envs < 1 or args.seconds <= 0 or args.rounds < 1 or (args.threads is not None and args.threads < 1):
+        parser.error("--num-envs, --rounds and --threads must be at least 1 and --seconds positive")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     print(
         f"device: {device_name(device)}; game {args.game}; batch {BATCH_SIZE}, one update per {UPDATE_PERIOD} agent "
@@ -337,12 +345,12 @@ def main() -> None:
             alone = vector_env_steps_per_second(game, envs, seconds)
             print_measured(round_number, f"host side: vector env alone, {envs} envs, random actions", alone)
             host_rows = [(False, UPDATE_PERIOD, "serial"), (True, UPDATE_PERIOD, "overlapped")]
-            host_rows.append((True, NEVER, "no sampling or updates (acting, replay writes)"))
+            host_rows.append((True, NEVER, "no sampling or updates"))
             for overlap, period, how in host_rows:
                 loop = arcade_dqn_steps_per_second(
                     game, envs, seconds, device, overlap=overlap, trivial_network=True, update_period=period
                 )
-                ratio = f"{loop[0] / alone[0]:.2f}x the env alone"
+                ratio = f"{loop.steps_per_second / alone.steps_per_second:.2f}x the env alone"
                 print_measured(round_number, f"host side: whole loop, trivial network, {how}", loop, ratio)
         if "whole" in args.skip:
             continue
