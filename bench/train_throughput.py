@@ -344,8 +344,11 @@ def main() -> None:
         if "host" not in args.skip:
             alone = vector_env_steps_per_second(game, envs, seconds)
             print_measured(round_number, f"host side: vector env alone, {envs} envs, random actions", alone)
-            host_rows = [(False, UPDATE_PERIOD, "serial"), (True, UPDATE_PERIOD, "overlapped")]
-            host_rows.append((True, NEVER, "no sampling or updates"))
+            host_rows = [
+                (False, UPDATE_PERIOD, "serial"),
+                (True, UPDATE_PERIOD, "overlapped"),
+                (True, NEVER, "no sampling or updates"),
+            ]
             for overlap, period, how in host_rows:
                 loop = arcade_dqn_steps_per_second(
                     game, envs, seconds, device, overlap=overlap, trivial_network=True, update_period=period

@@ -4,6 +4,7 @@ PNG (episode score against frames with a moving average, and evaluation means)."
 from __future__ import annotations
 
 import csv
+import io
 import threading
 import time
 from pathlib import Path
@@ -39,18 +40,18 @@ class RunLogger:
             self._csv.writerow(["wall_time", "step", "tag", "value"])
 
     def _drop_rows_after(self, step: int) -> None:
+        from agent.checkpoint import atomic_write
+
         if not self.csv_path.exists():
             return
         with open(self.csv_path, newline="") as file:
-            rows = list(csv.reader(file))
+            header, *rows = list(csv.reader(file)) or [["wall_time", "step", "tag", "value"]]
         # a process killed mid-write may have left a partial last row: it goes too
-        kept = [row for row in rows[1:] if len(row) == 4 and row[1].isdigit() and int(row[1]) <= step]
-        if len(kept) == len(rows) - 1:
-            return
-        temporary = self.csv_path.with_suffix(".tmp.csv")
-        with open(temporary, "w", newline="") as file:
-            csv.writer(file).writerows([rows[0], *kept])
-        temporary.replace(self.csv_path)
+        kept = [row for row in rows if len(row) == 4 and row[1].isdigit() and int(row[1]) <= step]
+        if len(kept) < len(rows):
+            text = io.StringIO(newline="")
+            csv.writer(text).writerows([header, *kept])
+            atomic_write(self.csv_path, lambda file: file.write(text.getvalue().encode()))
 
     def _catch_writer_error(self, args: threading.ExceptHookArgs) -> None:
         if isinstance(args.exc_value, OSError) and type(args.thread).__module__.startswith("tensorboard"):

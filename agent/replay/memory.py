@@ -271,11 +271,12 @@ class ReplayMemory:
     def _state_pairs(
         self, streams: np.ndarray, logical: np.ndarray, steps: np.ndarray
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The states at ``logical`` and ``steps`` later, on ``device``. Where every sample looks
-        the same number of steps ahead (always, for 1-step returns), both are views of one
-        gather of ``stack_size + steps`` frames: the frames they share are read and moved once."""
+        """The states at ``logical`` and ``steps`` later. Where every sample looks the same number
+        of steps ahead (always, for 1-step returns), both are views of one gather of
+        ``stack_size + steps`` frames, moved to ``device`` here: the frames they share are read
+        and moved once (``sample`` moves the rest)."""
         if not (steps == steps[0]).all():
-            return self._stack(streams, logical).to(self.device), self._stack(streams, logical + steps).to(self.device)
+            return self._stack(streams, logical), self._stack(streams, logical + steps)
         ahead = int(steps[0])
         window = self._frames_ending_at(streams, logical + ahead, self.stack_size + ahead)
         window = window.to(self.device, non_blocking=True)
