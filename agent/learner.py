@@ -45,8 +45,10 @@ def td_loss(
         else:
             next_value = target_next_q.gather(1, online_next_q.argmax(dim=1, keepdim=True)).squeeze(1)
         target = rewards + discounts * next_value
-    per_sample = F.huber_loss(q_taken, target, delta=huber_delta, reduction="none")
-    loss = per_sample.mean() if weights is None else (weights * per_sample).mean()
+    if weights is None:
+        loss = F.huber_loss(q_taken, target, delta=huber_delta)
+    else:
+        loss = (weights * F.huber_loss(q_taken, target, delta=huber_delta, reduction="none")).mean()
     return loss, q_taken, (target - q_taken).detach()
 
 

@@ -4,7 +4,9 @@
                                      [--seconds 20] [--rounds 2] [--threads N] [--sb3-python PYTHON]
 
 Two tables, each row timed once learning has started (one gradient update, batch 32, every 4
-agent steps; epsilon already down at 0.1, so nearly every step runs the network):
+agent steps; epsilon already down at 0.1, so nearly every step runs the network). The rows of a
+table are set up together and take turns, one second each, until each has run ``--seconds``:
+the machine's slow and fast moments fall on all of them alike.
 
 * **Host side.** The same vector env stepped alone, then the whole loop (replay writes,
   sampling, updates, target syncs) with a trivial one-weight network, so that acting and
@@ -22,7 +24,8 @@ agent steps; epsilon already down at 0.1, so nearly every step runs the network)
 Replay capacity: 100,000 on the CPU, 1M on a GPU (there arcade-dqn keeps its frames on the GPU).
 The device name heads the output. Each row measured in this process says how many CPU cores it
 kept busy (its CPU time over the wall time, all threads), and on CUDA how busy the GPU was
-(``nvidia-smi``'s utilisation, sampled while the row ran).
+(``nvidia-smi``'s utilisation, sampled while the row ran). Stable-Baselines3 runs in its own
+process after the others.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -64,15 +67,17 @@ def replay_capacity_for(device: torch.device) -> int:
 
 
 class TrivialQNetwork(nn.Module):
-    """One weight per action on one pixel: acting and updating cost almost nothing, so a loop
-    run with it measures the loop's own (host-side) cost."""
+    """One weight and one bias per action on one pixel of the newest frame, in as few tensor
+    operations as will do: acting and updating cost almost nothing, so a loop run with it
+    measures the loop's own (host-side) cost."""
 
     def __init__(self, num_actions: int) -> None:
         super().__init__()
-        self.q = nn.Linear(1, num_actions)
+        self.weight = nn.Parameter(torch.zeros(num_actions))
+        self.bias = nn.Parameter(torch.zeros(num_actions))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.q(frames[:, -1, 0, :1].float() / 255.0)
+        return frames[:, -1, :1, 0] * self.weight + self.bias  # (B, 1) pixels, uint8 * float: float
 
 
 @contextmanager
@@ -111,20 +116,40 @@ class Measured(NamedTuple):
     """The process's CPU time (all its threads) over the wall time: how many cores it kept busy."""
 
 
-def timed_rate(seconds: float, step: Callable[[], int], device: torch.device) -> Measured:
-    """Calls ``step()`` (which returns agent steps done) for ``seconds``."""
-    with gpu_busy_meter(device) as busy:
-        done, start, cpu_start = 0, time.perf_counter(), time.process_time()
-        while time.perf_counter() - start < seconds:
-            done += step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        elapsed = time.perf_counter() - start
-        cpu_seconds = time.process_time() - cpu_start
-    return Measured(done / elapsed, float(np.mean(busy)) if busy else None, cpu_seconds / elapsed)
+StepFunction = Callable[[], int]
+"""Runs one step of a loop; returns the agent steps it did."""
 
 
-def vector_env_steps_per_second(game: str, num_envs: int, seconds: float) -> Measured:
+def side_by_side(
+    loops: dict[str, StepFunction], seconds: float, device: torch.device, slice_seconds: float = 1.0
+) -> dict[str, Measured]:
+    """Times every loop for ``seconds`` in all, taking turns in slices of ``slice_seconds``: the
+    machine's slow and fast moments (it is shared, and a virtual machine's) fall on every loop
+    alike, and the ratios between them hold within a round."""
+    done = dict.fromkeys(loops, 0)
+    wall = dict.fromkeys(loops, 0.0)
+    cpu = dict.fromkeys(loops, 0.0)
+    busy: dict[str, list[float]] = {name: [] for name in loops}
+    while min(wall.values()) < seconds:
+        for name, step in loops.items():
+            with gpu_busy_meter(device) as samples:
+                start, cpu_start = time.perf_counter(), time.process_time()
+                while time.perf_counter() - start < slice_seconds:
+                    done[name] += step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                wall[name] += time.perf_counter() - start
+                cpu[name] += time.process_time() - cpu_start
+            busy[name] += samples
+    rows = {}
+    for name in loops:
+        gpu_busy = float(np.mean(busy[name])) if busy[name] else None
+        rows[name] = Measured(done[name] / wall[name], gpu_busy, cpu[name] / wall[name])
+    return rows
+
+
+@contextmanager
+def vector_env_alone(game: str, num_envs: int) -> Iterator[StepFunction]:
     """The vector env alone, random actions: the ceiling of any loop over it."""
     from envs import make_vec_env
 
@@ -137,22 +162,23 @@ def vector_env_steps_per_second(game: str, num_envs: int, seconds: float) -> Mea
             _, _, _, _, info = env.step(rng.integers(0, env.single_action_space.n, size=num_envs))
             return int((~info["first"]).sum())
 
-        return timed_rate(seconds, step, torch.device("cpu"))
+        yield step
     finally:
         env.close()
 
 
-def arcade_dqn_steps_per_second(
+@contextmanager
+def arcade_dqn_loop(
     game: str,
     num_envs: int,
-    seconds: float,
     device: torch.device,
     *,
     overlap: bool,
     trivial_network: bool,
     captured: bool = False,
     update_period: int = UPDATE_PERIOD,
-) -> Measured:
+) -> Iterator[StepFunction]:
+    """arcade-dqn's training loop, warmed up past ``learning_starts``; a step is one vector step."""
     from agent.config import make_config
     from envs import resolve_game
     from training.trainer import Trainer
@@ -184,12 +210,13 @@ def arcade_dqn_steps_per_second(
                 trainer.train_step()
                 return trainer.progress.agent_step - before
 
-            return timed_rate(seconds, step, trainer.device)
+            yield step
         finally:
             trainer.close()
 
 
-def cleanrl_style_steps_per_second(game: str, seconds: float, device: torch.device) -> Measured:
+@contextmanager
+def cleanrl_style_loop(game: str, device: torch.device) -> Iterator[StepFunction]:
     """A plain single-env PyTorch DQN loop the way CleanRL's dqn_atari writes it: gymnasium's
     Atari preprocessing and frame stack, a NumPy replay of whole 4-frame stacks (each next
     state stored as the following slot, like SB3's memory-optimised buffer), a Nature CNN
@@ -248,7 +275,7 @@ def cleanrl_style_steps_per_second(game: str, seconds: float, device: torch.devi
     try:
         while position < LEARNING_STARTS + WARM_UP_STEPS:
             step()
-        return timed_rate(seconds, step, device)
+        yield step
     finally:
         env.close()
 
@@ -342,31 +369,37 @@ def main() -> None:
     game, envs, seconds = args.game, args.num_envs, args.seconds
     for round_number in range(1, args.rounds + 1):
         if "host" not in args.skip:
-            alone = vector_env_steps_per_second(game, envs, seconds)
-            print_measured(round_number, f"host side: vector env alone, {envs} envs, random actions", alone)
-            host_rows = [
-                (False, UPDATE_PERIOD, "serial"),
-                (True, UPDATE_PERIOD, "overlapped"),
-                (True, NEVER, "no sampling or updates"),
-            ]
-            for overlap, period, how in host_rows:
-                loop = arcade_dqn_steps_per_second(
-                    game, envs, seconds, device, overlap=overlap, trivial_network=True, update_period=period
-                )
-                ratio = f"{loop.steps_per_second / alone.steps_per_second:.2f}x the env alone"
-                print_measured(round_number, f"host side: whole loop, trivial network, {how}", loop, ratio)
+            with ExitStack() as stack:
+                alone = f"host side: vector env alone, {envs} envs, random actions"
+                loops = {alone: stack.enter_context(vector_env_alone(game, envs))}
+                for overlap, period, how in [
+                    (False, UPDATE_PERIOD, "serial"),
+                    (True, UPDATE_PERIOD, "overlapped"),
+                    (True, NEVER, "no sampling or updates"),
+                ]:
+                    loops[f"host side: whole loop, trivial network, {how}"] = stack.enter_context(
+                        arcade_dqn_loop(game, envs, device, overlap=overlap, trivial_network=True, update_period=period)
+                    )
+                measured = side_by_side(loops, seconds, device)
+            for label, row in measured.items():
+                ratio = f"{row.steps_per_second / measured[alone].steps_per_second:.2f}x the env alone"
+                print_measured(round_number, label, row, "" if label == alone else ratio)
         if "whole" in args.skip:
             continue
-        loops = [(True, False, "overlapped (the default)"), (False, False, "serial")]
+        variants = [(True, False, "overlapped (the default)"), (False, False, "serial")]
         if device.type == "cuda":
-            loops.insert(0, (True, True, "overlapped, captured update"))
-        for overlap, captured, how in loops:
-            measured = arcade_dqn_steps_per_second(
-                game, envs, seconds, device, overlap=overlap, trivial_network=False, captured=captured
-            )
-            print_measured(round_number, f"arcade-dqn, atari preset, {envs} envs, {how}", measured)
-        plain = cleanrl_style_steps_per_second(game, seconds, device)
-        print_measured(round_number, "plain CleanRL-style PyTorch loop, 1 env", plain)
+            variants.insert(0, (True, True, "overlapped, captured update"))
+        with ExitStack() as stack:
+            loops = {
+                f"arcade-dqn, atari preset, {envs} envs, {how}": stack.enter_context(
+                    arcade_dqn_loop(game, envs, device, overlap=overlap, trivial_network=False, captured=captured)
+                )
+                for overlap, captured, how in variants
+            }
+            loops["plain CleanRL-style PyTorch loop, 1 env"] = stack.enter_context(cleanrl_style_loop(game, device))
+            measured = side_by_side(loops, seconds, device)
+        for label, row in measured.items():
+            print_measured(round_number, label, row)
         if "sb3" not in args.skip:
             sb3 = sb3_steps_per_second(args.sb3_python, game, seconds, device)
             label = f"Stable-Baselines3 {sb3[1] if sb3 else ''} DQN (CnnPolicy, Adam), 1 env"

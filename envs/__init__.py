@@ -19,6 +19,7 @@ from envs.episode import ClipReward, EpisodeStatistics, EpisodeTimeLimit, LifeLo
 from envs.pixels import PixelPipeline
 from envs.snapshot import GameStateError, from_checkpoint, to_checkpoint
 from envs.vector import SerialVectorEnv, VectorPipeline, make_atari_vector_env
+from envs.worker_priority import threads_started_by, without_wakeup_preemption
 
 Mode = Literal["train", "eval"]
 MODES = ("train", "eval")
@@ -150,16 +151,19 @@ def make_vec_env(
     spec = _with_time_limit(resolve_game(game_id), max_episode_steps)
     if native_atari is None:
         native_atari = num_envs > 1
+    workers: list[int] = []  # the threads or processes that step the games
     if spec.family == "atari" and native_atari:
-        vector = make_atari_vector_env(
-            rom_id(spec.name),
-            num_envs,
-            repeat_action_probability=STICKY_ACTION_PROBABILITY if sticky_actions else 0.0,
-            noop_max=NOOP_MAX,
-            fire_reset=True,
-            frame_skip=spec.frame_skip,
-            max_episode_frames=spec.max_episode_steps * spec.frame_skip,
-            num_threads=num_threads,
+        vector, workers = threads_started_by(
+            lambda: make_atari_vector_env(
+                rom_id(spec.name),
+                num_envs,
+                repeat_action_probability=STICKY_ACTION_PROBABILITY if sticky_actions else 0.0,
+                noop_max=NOOP_MAX,
+                fire_reset=True,
+                frame_skip=spec.frame_skip,
+                max_episode_frames=spec.max_episode_steps * spec.frame_skip,
+                num_threads=num_threads,
+            )
         )
     else:
         if asynchronous is None:
@@ -167,8 +171,10 @@ def make_vec_env(
         thunks = [_make_game_thunk(spec, sticky_actions) for _ in range(num_envs)]
         if asynchronous:
             vector = gym.vector.AsyncVectorEnv(thunks, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+            workers = [process.pid for process in vector.processes]
         else:
             vector = SerialVectorEnv(thunks)
+    without_wakeup_preemption(workers)  # see envs/worker_priority.py
     return VectorPipeline(vector, clip_rewards=mode == "train", life_loss_terminal=mode == "train")
 
 

@@ -3,8 +3,10 @@ boundaries, life loss, clipping, seeding, and the vector env's contract."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 
 import gymnasium as gym
 import numpy as np
@@ -402,3 +404,27 @@ def test_send_then_recv_gives_what_step_gives(game, num_envs):
     stepped.close()
     split.send(actions[1])
     split.close()  # with a step in flight (an error between send and recv): collected, then closed
+
+
+def scheduling_policy(thread_or_process: int) -> int:
+    return os.sched_getscheduler(thread_or_process)
+
+
+@pytest.mark.parametrize("game", ["Pong", "Catcher"])
+def test_the_games_workers_wake_without_preempting_the_training_thread(game):
+    """ale-py's worker threads (Pong) and the subprocesses of the pixel games (Catcher) run as
+    SCHED_BATCH; the training thread keeps the normal policy."""
+    before = set(os.listdir("/proc/self/task"))
+    env = make_vec_env(game, 2, mode="train")
+    try:
+        if game == "Pong":
+            workers = [int(name) for name in set(os.listdir("/proc/self/task")) - before]
+        else:
+            workers = [process.pid for process in env.env.processes]
+        assert workers
+        assert {scheduling_policy(worker) for worker in workers} == {os.SCHED_BATCH}
+        assert scheduling_policy(threading.get_native_id()) == os.SCHED_OTHER
+        env.reset(seed=0)
+        env.step(np.zeros(2, dtype=np.int64))  # and the games still step
+    finally:
+        env.close()

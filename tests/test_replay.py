@@ -361,3 +361,47 @@ def test_newest_states_are_the_observations_each_stream_is_at(Memory):
         memory.add_vector_step(np.zeros(3, np.int64), np.zeros(3, np.float32), no, no, next_obs, first)
         obs = next_obs
         np.testing.assert_array_equal(memory.newest_states().numpy(), obs)
+
+
+@BACKENDS
+def test_the_uniform_batches_due_together_are_one_draw_split(Memory):
+    memory = Memory(600, 3, (STACK, SIDE, SIDE), seed=5)
+    twin = Memory(600, 3, (STACK, SIDE, SIDE), seed=5)
+    random_episode_streams(memory, NaiveReplay(1, 0.99), 200, seed=5)
+    random_episode_streams(twin, NaiveReplay(1, 0.99), 200, seed=5)
+    batches = list(memory.sample_batches(16, 3))
+    whole = twin.sample(48)
+    assert len(batches) == 3
+    for number, batch in enumerate(batches):
+        for name, value in whole.items():
+            assert torch.equal(batch[name], value[16 * number : 16 * (number + 1)]), name
+    assert list(memory.sample_batches(16, 0)) == []
+
+
+@BACKENDS
+def test_prioritized_batches_due_together_each_see_the_priorities_set_before_them(Memory):
+    memory = Memory(1000, 1, (STACK, SIDE, SIDE), seed=0, prioritized=True, priority_alpha=1.0)
+    rng = np.random.default_rng(0)
+    memory.start_episode(0, np.zeros((STACK, SIDE, SIDE), np.uint8))
+    for action in range(40):
+        memory.add(0, action, 0.0, False, False, rng.integers(0, 256, (STACK, SIDE, SIDE), dtype=np.uint8))
+    everything = memory.sample(40)
+    batches = memory.sample_batches(32, 2)
+    first = next(batches)
+    assert (first["action"] != 7).any()  # all 40 equally likely
+    # as an update would: transition 7 gets nearly all the priority before the next batch is drawn
+    memory.update_priorities(everything["index"], (everything["action"] == 7).float() * 1e6)
+    second = next(batches)
+    assert (second["action"] == 7).all()
+    assert next(batches, None) is None
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned buffers need a CUDA GPU")
+def test_new_frames_cross_to_the_gpu_through_pinned_buffers_unchanged():
+    on_gpu = DeviceReplayMemory(600, 3, (STACK, SIDE, SIDE), device="cuda", seed=1)
+    on_host = ReplayMemory(600, 3, (STACK, SIDE, SIDE), seed=1)
+    assert on_gpu._frame_staging is not None
+    random_episode_streams(on_gpu, NaiveReplay(1, 0.99), 400, seed=1)  # wraps: every slot rewritten
+    random_episode_streams(on_host, NaiveReplay(1, 0.99), 400, seed=1)
+    assert torch.equal(on_gpu.frames.cpu(), on_host.frames)

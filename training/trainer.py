@@ -236,8 +236,7 @@ class Trainer:
         """The gradient updates due now and a target sync if one is due; the last update's
         metrics (device tensors, not read back here) or ``None``."""
         metrics = None
-        for _ in range(self._updates_due()):
-            batch = self.replay.sample(self.config.batch_size)
+        for batch in self.replay.sample_batches(self.config.batch_size, self._updates_due()):
             metrics = self.learner.update(batch)
             if self.config.prioritized_replay:
                 self.replay.update_priorities(batch["index"], metrics["td_error"])

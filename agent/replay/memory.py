@@ -20,6 +20,7 @@ Vector observations (CartPole) are stored the same way with a stack of one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import torch
 from agent.checkpoint import numpy_rng_state, restore_numpy_rng
 from agent.replay.nstep import n_step_returns
 from agent.replay.persistence import load_memory, save_memory
+from agent.replay.staging import PinnedStaging
 from agent.replay.sum_tree import SumTree, importance_weights, proportional_targets
 
 
@@ -96,6 +98,10 @@ class ReplayMemory:
         # (2x faster than index_copy_ for a vector step's few frames).
         self._frame_rows = self.frames.view(-1, *self.frame_shape)
         self._frame_rows_on_host = self._frame_rows.numpy() if self.storage_device.type == "cpu" else None
+        # on a CUDA GPU the new frames (and where they go) cross from pinned buffers, the host not waiting
+        on_cuda = self.storage_device.type == "cuda"
+        self._row_staging = PinnedStaging(self.storage_device) if on_cuda else None
+        self._frame_staging = PinnedStaging(self.storage_device) if on_cuda else None
         self.actions = np.zeros(shape, dtype=np.int32)
         self.rewards = np.zeros(shape, dtype=np.float32)
         self.terminated = np.zeros(shape, dtype=np.bool_)
@@ -120,6 +126,8 @@ class ReplayMemory:
         rows = streams * self.slots_per_stream + slots
         if self._frame_rows_on_host is not None:
             self._frame_rows_on_host[rows] = frames
+        elif self._frame_staging is not None and self._row_staging is not None:
+            self._frame_rows.index_copy_(0, self._row_staging.to_device(rows), self._frame_staging.to_device(frames))
         else:
             self._frame_rows.index_copy_(
                 0, torch.as_tensor(rows, device=self.storage_device), torch.as_tensor(frames).to(self.storage_device)
@@ -329,6 +337,22 @@ class ReplayMemory:
             weights = importance_weights(probabilities, len(self), self.priority_beta)
             batch["weight"] = torch.as_tensor(weights.astype(np.float32))
         return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+
+    def sample_batches(self, batch_size: int, count: int) -> Iterator[dict[str, torch.Tensor]]:
+        """``count`` batches of ``batch_size``, one per update due now. Uniform batches are drawn
+        in one ``sample`` and split: the same distribution as drawing them one by one, since
+        nothing is written between the updates, at the cost of about one batch (most of a
+        batch's cost is per call, not per sample). Prioritized batches are drawn one at a time,
+        as each is asked for, so each sees the priorities the update before it set."""
+        if self.prioritized:
+            for _ in range(count):
+                yield self.sample(batch_size)
+            return
+        if count < 1:
+            return
+        drawn = self.sample(batch_size * count)
+        for start in range(0, batch_size * count, batch_size):
+            yield {key: value[start : start + batch_size] for key, value in drawn.items()}
 
     # -- size and persistence ---------------------------------------------------------
     @property
