@@ -6,7 +6,7 @@ one running, so where there is no idle core the training thread, which runs the 
 the games step (and on a GPU launches their kernels), loses its core until a worker yields.
 Scheduled as ``SCHED_BATCH`` the workers wake without preempting: they take the cores left idle
 at once and the rest when the training thread waits for them, so both kinds of work fill the
-cores. On a 2-core CPU this made the overlapped loop 1.25x faster (``bench/train_throughput.py``,
+cores. On a 2-core CPU this made the overlapped loop 1.2x to 1.3x faster (``bench/train_throughput.py``,
 README). ``SCHED_BATCH`` needs no privilege; elsewhere than Linux nothing changes.
 """
 
