@@ -527,6 +527,7 @@ def test_overlapped_collection_runs_the_updates_due_while_the_games_step(tmp_pat
     trainer = Trainer(resolve_game("Breakout"), config, tmp_path)
     assert trainer.overlaps_collection == overlap
     assert isinstance(trainer.replay, DeviceReplayMemory) == (replay_on_device == "true")
+    assert trainer.writes_after_sending == (overlap and replay_on_device != "true")
 
     def due_at(step: int) -> int:
         return 0 if step < 100 else (step - 100) // 4 + 1
@@ -537,7 +538,39 @@ def test_overlapped_collection_runs_the_updates_due_while_the_games_step(tmp_pat
             trainer.train_step()
             after = trainer.progress.agent_step
             assert trainer.learner.updates_done == due_at(before if overlap else after)
+            # overlapped with the memory on the host, the step is written once the next actions are sent
+            trainer.write_last_step()
             np.testing.assert_array_equal(trainer.replay.newest_states().numpy(), trainer.obs)
     finally:
         trainer.close()
     assert trainer.learner.updates_done > 40
+
+
+def test_a_saved_replay_memory_holds_the_step_written_after_sending(tmp_path):
+    """Overlapped with the memory on the host, the last vector step waits to be written until
+    the next actions are sent; a checkpoint with --save-replay writes it first."""
+    from agent.config import make_config
+    from agent.replay import ReplayMemory
+    from envs import resolve_game
+    from training.trainer import REPLAY_FILE, Trainer
+
+    config = make_config(
+        "atari", num_envs=2, replay_capacity=2_000, learning_starts=100, batch_size=8, cnn_channels=(4, 4, 4),
+        hidden_size=16, replay_on_device="false", device="cpu",
+    )  # fmt: skip
+    trainer = Trainer(resolve_game("Breakout"), config, tmp_path, save_replay=True)
+    try:
+        assert trainer.writes_after_sending
+        for _ in range(30):
+            trainer.train_step()
+        trainer.save()
+        saved = ReplayMemory(2_000, 2, trainer.observation_shape)
+        assert saved.load(tmp_path / REPLAY_FILE)["agent_step"] == trainer.progress.agent_step
+        np.testing.assert_array_equal(saved.newest_states().numpy(), trainer.obs)
+        np.testing.assert_array_equal(saved.frames_written, trainer.replay.frames_written)
+        trainer.train_step()  # the run goes on: the saved step is not written again, the new one waits
+        np.testing.assert_array_equal(trainer.replay.frames_written, saved.frames_written)
+        trainer.write_last_step()
+        assert (trainer.replay.frames_written > saved.frames_written).all()
+    finally:
+        trainer.close()

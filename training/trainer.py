@@ -123,6 +123,12 @@ class Trainer:
         self.stop_requested = False
         # where the games step in this process (SerialVectorEnv) there is nothing to overlap
         self.overlaps_collection = config.overlap_collection and self.env.steps_in_background
+        # Overlapped, with the memory on the host, a vector step is written into the replay
+        # memory once the next actions are sent, while the games step: the updates still see
+        # every step up to the one before, and acting does not wait for the write. (On the
+        # device, acting reads its states from the memory, so the step is written at once.)
+        self.writes_after_sending = self.overlaps_collection and not self.replay_on_device
+        self._unwritten_step: tuple[np.ndarray, ...] | None = None
 
     def _new_replay(self) -> ReplayMemory:
         config = self.config
@@ -161,6 +167,7 @@ class Trainer:
     def save(self, name: str = "latest.pt") -> Path:
         path = self.save_state(self.checkpoint_state(), name)
         if self.save_replay and name == "latest.pt":
+            self.write_last_step()
             self.replay.save(self.run_dir / REPLAY_FILE, game=self.spec.name, agent_step=self.progress.agent_step)
         return path
 
@@ -180,6 +187,7 @@ class Trainer:
         """Puts the run back where ``state`` (and the saved replay memory, if given) left it;
         returns notes for the user on what could not be restored exactly."""
         notes = []
+        self._unwritten_step = None  # a step of the run being replaced
         self.learner.load_state_dict(state["learner"])
         self.progress = Progress(**state["progress"])
         self.schedule = Schedule(self.config, self.progress)
@@ -256,10 +264,13 @@ class Trainer:
             self.learner.online, states, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device
         )
         self.env.send(actions)
-        # overlapped: the updates due so far run while the games step
+        # overlapped: the last step's write and the updates due so far run while the games step
+        self.write_last_step()
         metrics = self._run_due_updates() if self.overlaps_collection else None
         next_obs, rewards, terminated, truncated, info = self.env.recv()
-        self.replay.add_vector_step(actions, rewards, terminated, truncated, next_obs, info["first"])
+        self._unwritten_step = (actions, rewards, terminated, truncated, next_obs, info["first"])
+        if not self.writes_after_sending:
+            self.write_last_step()
         self.obs = next_obs
         progress.agent_step += int((~info["first"]).sum())
         if not self.overlaps_collection:
@@ -271,6 +282,13 @@ class Trainer:
         progress.episodes += len(ended)
         self.recent_scores = (self.recent_scores + [score for score, _ in ended])[-RECENT_SCORES_KEPT:]
         return ended, metrics
+
+    def write_last_step(self) -> None:
+        """Writes the last vector step into the replay memory if it is not there yet (see
+        ``writes_after_sending``); whatever reads the memory between steps calls this first."""
+        if self._unwritten_step is not None:
+            self.replay.add_vector_step(*self._unwritten_step)
+            self._unwritten_step = None
 
     def evaluation_seed(self) -> int:
         """Seeds the evaluation games at this step (never a training game's seed)."""

@@ -351,8 +351,12 @@ class ReplayMemory:
         if count < 1:
             return
         drawn = self.sample(batch_size * count)
-        for start in range(0, batch_size * count, batch_size):
-            yield {key: value[start : start + batch_size] for key, value in drawn.items()}
+        if count == 1:
+            yield drawn
+            return
+        split = {key: value.split(batch_size) for key, value in drawn.items()}
+        for number in range(count):
+            yield {key: parts[number] for key, parts in split.items()}
 
     # -- size and persistence ---------------------------------------------------------
     @property
