@@ -27,6 +27,7 @@ from envs import (
 from envs.games import PYGAME_GAMES
 from envs.snapshot import game_state, set_game_state
 from envs.vector import SerialVectorEnv
+from envs.worker_priority import threads_started_by
 
 
 def reference_atari_env(game: str) -> gym.Env:
@@ -406,24 +407,16 @@ def test_send_then_recv_gives_what_step_gives(game, num_envs):
     split.close()  # with a step in flight (an error between send and recv): collected, then closed
 
 
-def scheduling_policy(thread_or_process: int) -> int:
-    return os.sched_getscheduler(thread_or_process)
-
-
 @pytest.mark.parametrize("game", ["Pong", "Catcher"])
 def test_the_games_workers_wake_without_preempting_the_training_thread(game):
     """ale-py's worker threads (Pong) and the subprocesses of the pixel games (Catcher) run as
     SCHED_BATCH; the training thread keeps the normal policy."""
-    before = set(os.listdir("/proc/self/task"))
-    env = make_vec_env(game, 2, mode="train")
+    env, threads = threads_started_by(lambda: make_vec_env(game, 2, mode="train"))
     try:
-        if game == "Pong":
-            workers = [int(name) for name in set(os.listdir("/proc/self/task")) - before]
-        else:
-            workers = [process.pid for process in env.env.processes]
+        workers = threads if game == "Pong" else [process.pid for process in env.env.processes]
         assert workers
-        assert {scheduling_policy(worker) for worker in workers} == {os.SCHED_BATCH}
-        assert scheduling_policy(threading.get_native_id()) == os.SCHED_OTHER
+        assert {os.sched_getscheduler(worker) for worker in workers} == {os.SCHED_BATCH}
+        assert os.sched_getscheduler(threading.get_native_id()) == os.SCHED_OTHER
         env.reset(seed=0)
         env.step(np.zeros(2, dtype=np.int64))  # and the games still step
     finally:

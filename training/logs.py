@@ -11,6 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.checkpoint import atomic_write
+
+CSV_HEADER = ["wall_time", "step", "tag", "value"]
+
 
 class RunLogger:
     """Writes every scalar to TensorBoard and to ``scalars.csv`` (wall_time, step, tag, value)."""
@@ -37,17 +41,15 @@ class RunLogger:
         self._csv_file = open(self.csv_path, "a", newline="")  # noqa: SIM115 -- open for the whole run; close() closes it
         self._csv = csv.writer(self._csv_file)
         if new_file:
-            self._csv.writerow(["wall_time", "step", "tag", "value"])
+            self._csv.writerow(CSV_HEADER)
 
     def _drop_rows_after(self, step: int) -> None:
-        from agent.checkpoint import atomic_write
-
         if not self.csv_path.exists():
             return
         with open(self.csv_path, newline="") as file:
-            header, *rows = list(csv.reader(file)) or [["wall_time", "step", "tag", "value"]]
+            header, *rows = list(csv.reader(file)) or [CSV_HEADER]
         # a process killed mid-write may have left a partial last row: it goes too
-        kept = [row for row in rows if len(row) == 4 and row[1].isdigit() and int(row[1]) <= step]
+        kept = [row for row in rows if len(row) == len(CSV_HEADER) and row[1].isdigit() and int(row[1]) <= step]
         if len(kept) < len(rows):
             text = io.StringIO(newline="")
             csv.writer(text).writerows([header, *kept])
