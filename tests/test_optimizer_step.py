@@ -1,0 +1,71 @@
+"""agent/optimizer_step.py: the direct fused Adam step is torch.optim.Adam's own, to the bit."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from agent.optimizer_step import step, takes_direct_step
+
+
+def _network() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def _gradients(network: nn.Module, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(32, 6, generator=generator)
+    for parameter in network.parameters():
+        parameter.grad = None
+    network(inputs).pow(2).mean().backward()
+
+
+def test_the_direct_step_gives_the_same_weights_and_state_as_adam_step():
+    reference, direct = _network(), _network()
+    reference_adam = torch.optim.Adam(reference.parameters(), lr=1e-3, eps=1.5e-4, fused=True)
+    direct_adam = torch.optim.Adam(direct.parameters(), lr=1e-3, eps=1.5e-4, fused=True)
+    assert takes_direct_step(direct_adam)
+    for number in range(12):
+        if number == 6:  # a learning-rate change, and the state reloaded (a resume), on both
+            for adam in (reference_adam, direct_adam):
+                adam.param_groups[0]["lr"] = 3e-4
+            direct_adam.load_state_dict(copy.deepcopy(direct_adam.state_dict()))
+        _gradients(reference, number)
+        _gradients(direct, number)
+        reference_adam.step()
+        step(direct_adam, direct=True)
+    for ours, theirs in zip(direct.parameters(), reference.parameters()):
+        assert torch.equal(ours, theirs)
+    ours_state, theirs_state = direct_adam.state_dict()["state"], reference_adam.state_dict()["state"]
+    for index, theirs in theirs_state.items():
+        for name in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(ours_state[index][name], theirs[name]), (index, name)
+    assert float(ours_state[0]["step"]) == 12
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda parameters: torch.optim.Adam(parameters, fused=False, foreach=False),
+        lambda parameters: torch.optim.Adam(parameters, fused=True, weight_decay=0.1),
+        lambda parameters: torch.optim.Adam(parameters, fused=True, amsgrad=True),
+        lambda parameters: torch.optim.AdamW(parameters, fused=True),
+        lambda parameters: torch.optim.RMSprop(parameters, centered=True),
+    ],
+    ids=["unfused", "weight-decay", "amsgrad", "adamw", "rmsprop"],
+)
+def test_other_optimizers_take_their_own_step(make):
+    reference, ours = _network(), _network()
+    reference_optimizer, our_optimizer = make(reference.parameters()), make(ours.parameters())
+    assert not takes_direct_step(our_optimizer)
+    for number in range(3):
+        _gradients(reference, number)
+        _gradients(ours, number)
+        reference_optimizer.step()
+        step(our_optimizer, direct=takes_direct_step(our_optimizer))
+    for mine, theirs in zip(ours.parameters(), reference.parameters()):
+        assert torch.equal(mine, theirs)
