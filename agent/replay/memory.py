@@ -321,22 +321,23 @@ class ReplayMemory:
         truncated = self.truncated[streams, last_slots]
         discount = np.where(terminated, 0.0, self.discount**steps).astype(np.float32)
         states, next_states = self._state_pairs(streams, logical, steps)
-        batch = {
-            "state": states,
-            "action": torch.as_tensor(self.actions[streams, logical % self.slots_per_stream].astype(np.int64)),
-            "reward": torch.as_tensor(returns),
-            "next_state": next_states,
-            "terminated": torch.as_tensor(terminated),
-            "truncated": torch.as_tensor(truncated),
-            "discount": torch.as_tensor(discount),
+        on_host = {
+            "action": self.actions[streams, logical % self.slots_per_stream].astype(np.int64),
+            "reward": returns,
+            "terminated": terminated,
+            "truncated": truncated,
+            "discount": discount,
         }
         if self.prioritized:
             flat = streams * self.slots_per_stream + logical % self.slots_per_stream
             probabilities = self.priorities.leaves(flat) / self.priorities.total
-            batch["index"] = torch.as_tensor(flat)
-            weights = importance_weights(probabilities, len(self), self.priority_beta)
-            batch["weight"] = torch.as_tensor(weights.astype(np.float32))
-        return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+            on_host["index"] = flat
+            on_host["weight"] = importance_weights(probabilities, len(self), self.priority_beta).astype(np.float32)
+        batch = {"state": states, "next_state": next_states}
+        for key, value in on_host.items():  # (from_numpy: as_tensor's checks cost more than the copy)
+            value = torch.from_numpy(np.ascontiguousarray(value))
+            batch[key] = value if self.device.type == "cpu" else value.to(self.device, non_blocking=True)
+        return batch
 
     def sample_batches(self, batch_size: int, count: int) -> Iterator[dict[str, torch.Tensor]]:
         """``count`` batches of ``batch_size``, one per update due now. Uniform batches are drawn
@@ -354,9 +355,8 @@ class ReplayMemory:
         if count == 1:
             yield drawn
             return
-        split = {key: value.split(batch_size) for key, value in drawn.items()}
-        for number in range(count):
-            yield {key: parts[number] for key, parts in split.items()}
+        for start in range(0, batch_size * count, batch_size):
+            yield {key: value[start : start + batch_size] for key, value in drawn.items()}
 
     # -- size and persistence ---------------------------------------------------------
     @property
