@@ -546,6 +546,42 @@ def test_overlapped_collection_runs_the_updates_due_while_the_games_step(tmp_pat
     assert trainer.learner.updates_done > 40
 
 
+@pytest.mark.parametrize("overlap", [True, False], ids=["overlap", "serial"])
+def test_overlapped_the_next_step_is_under_way_when_train_step_returns(tmp_path, overlap):
+    """Overlapped, a step's actions go to the games as soon as its observations arrive, so
+    train_step returns with the next step under way (a second send is refused); serial, with
+    none. A restore in the middle of a run (games that cannot be saved) starts new games."""
+    from agent.config import make_config
+    from envs import resolve_game
+    from training.trainer import Trainer
+
+    config = make_config(
+        "atari", num_envs=2, replay_capacity=2_000, learning_starts=20, batch_size=8, cnn_channels=(4, 4, 4),
+        hidden_size=16, overlap_collection=overlap, device="cpu",
+    )  # fmt: skip
+    trainer = Trainer(resolve_game("Breakout"), config, tmp_path)
+    try:
+        for _ in range(30):
+            trainer.train_step()
+        if overlap:
+            with pytest.raises(RuntimeError, match=r"send\(\) twice"):
+                trainer.env.send(np.zeros(2, dtype=np.int64))
+        else:
+            trainer.env.send(np.zeros(2, dtype=np.int64))
+            trainer.env.recv()
+            trainer.obs = None  # (that step belongs to no transition: new games)
+        notes = trainer.restore(trainer.checkpoint_state())
+        assert any("starts new games" in note for note in notes)
+        steps_before = trainer.progress.agent_step
+        for _ in range(5):
+            trainer.train_step()
+        assert trainer.progress.agent_step > steps_before
+        trainer.write_last_step()
+        np.testing.assert_array_equal(trainer.replay.newest_states().numpy(), trainer.obs)
+    finally:
+        trainer.close()
+
+
 def test_a_saved_replay_memory_holds_the_step_written_after_sending(tmp_path):
     """Overlapped with the memory on the host, the last vector step waits to be written until
     the next actions are sent; a checkpoint with --save-replay writes it first."""

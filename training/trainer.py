@@ -129,6 +129,10 @@ class Trainer:
         # device, acting reads its states from the memory, so the step is written at once.)
         self.writes_after_sending = self.overlaps_collection and not self.replay_on_device
         self._unwritten_step: tuple[np.ndarray, ...] | None = None
+        # Overlapped, a step's actions are sent as soon as its observations arrive, before
+        # train_step returns: the games stand idle only while the agent acts (not while the
+        # caller logs, nor while the episode bookkeeping runs), and step in flight between calls.
+        self._actions_in_flight: np.ndarray | None = None
 
     def _new_replay(self) -> ReplayMemory:
         config = self.config
@@ -188,6 +192,7 @@ class Trainer:
         returns notes for the user on what could not be restored exactly."""
         notes = []
         self._unwritten_step = None  # a step of the run being replaced
+        self._actions_in_flight = None  # (the env's reset collects that step)
         self.learner.load_state_dict(state["learner"])
         self.progress = Progress(**state["progress"])
         self.schedule = Schedule(self.config, self.progress)
@@ -220,12 +225,14 @@ class Trainer:
                 for stream in range(self.config.num_envs):
                     self.replay.start_episode(stream, self.obs[stream])
         else:
+            self.obs = None  # new games at the next step (a step still in flight is collected then)
             notes.append("the games in progress could not be saved for this env; the resumed run starts new games")
         return notes
 
     # -- the loop ---------------------------------------------------------------------
     def _start_envs(self) -> None:
         resets = self.progress.episodes  # a resumed run reseeds its games differently
+        self._actions_in_flight = None  # (the env's reset collects that step)
         self.obs, _ = self.env.reset(seed=self.config.seed * RESET_SEEDS_PER_RUN + resets)
         for stream in range(self.config.num_envs):
             self.replay.start_episode(stream, self.obs[stream])
@@ -258,22 +265,21 @@ class Trainer:
         if self.obs is None:
             self._start_envs()
         progress = self.progress
-        # with the replay memory on the learner's device, the states to act on are there already
-        states = self.replay.newest_states() if self.replay_on_device else self.obs
-        actions = act_for_training(
-            self.learner.online, states, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device
-        )
-        self.env.send(actions)
+        if self._actions_in_flight is None:  # serial: every step; overlapped: the first
+            self._actions_in_flight = self._act_and_send()
         # overlapped: the last step's write and the updates due so far run while the games step
         self.write_last_step()
         metrics = self._run_due_updates() if self.overlaps_collection else None
         next_obs, rewards, terminated, truncated, info = self.env.recv()
+        actions, self._actions_in_flight = self._actions_in_flight, None
         self._unwritten_step = (actions, rewards, terminated, truncated, next_obs, info["first"])
         if not self.writes_after_sending:
             self.write_last_step()
         self.obs = next_obs
         progress.agent_step += int((~info["first"]).sum())
-        if not self.overlaps_collection:
+        if self.overlaps_collection:
+            self._actions_in_flight = self._act_and_send()
+        else:
             metrics = self._run_due_updates()
         ended = [
             (float(info["episode_score"][i]), int(info["episode_length"][i]))
@@ -282,6 +288,16 @@ class Trainer:
         progress.episodes += len(ended)
         self.recent_scores = (self.recent_scores + [score for score, _ in ended])[-RECENT_SCORES_KEPT:]
         return ended, metrics
+
+    def _act_and_send(self) -> np.ndarray:
+        """Chooses every env's next action and starts the step; returns the actions."""
+        # with the replay memory on the learner's device, the states to act on are there already
+        states = self.replay.newest_states() if self.replay_on_device else self.obs
+        actions = act_for_training(
+            self.learner.online, states, self.num_actions, self.exploration_epsilon(), self.action_rng, self.device
+        )
+        self.env.send(actions)
+        return actions
 
     def write_last_step(self) -> None:
         """Writes the last vector step into the replay memory if it is not there yet (see
