@@ -90,7 +90,7 @@ class DQNLearner:
         self.captured = config.captured_update and device.type == "cuda"
         self.optimizer = make_optimizer(config, self.online.parameters(), device, capturable=self.captured)
         self._parameters = list(self.online.parameters())
-        self._direct_optimizer_step = takes_direct_step(self.optimizer)  # agent/optimizer_step.py
+        self.direct_optimizer_step = takes_direct_step(self.optimizer)  # agent/optimizer_step.py
         self._step = CapturedUpdate(self._gradient_step) if self.captured else self._gradient_step
         self.updates_done = 0
 
@@ -123,7 +123,7 @@ class DQNLearner:
         loss.backward()
         if self.config.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(self._parameters, self.config.max_grad_norm)
-        optimizer_step(self.optimizer, self._direct_optimizer_step)
+        optimizer_step(self.optimizer, self.direct_optimizer_step)
         if self.config.target_update_tau < 1.0:
             self.soft_update_target(self.config.target_update_tau)
         return {"loss": loss.detach(), "mean_q": q_taken.detach().mean(), "td_error": td_error}

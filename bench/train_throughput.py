@@ -23,8 +23,10 @@ the machine's slow and fast moments fall on all of them alike.
 
 Replay capacity: 100,000 on the CPU, 1M on a GPU (there arcade-dqn keeps its frames on the GPU).
 The device name heads the output. Each row measured in this process says how many CPU cores it
-kept busy (its CPU time over the wall time, all threads), and on CUDA how busy the GPU was
-(``nvidia-smi``'s utilisation, sampled while the row ran). Stable-Baselines3 runs in its own
+kept busy (its CPU time over the wall time, all threads), the CPU time of the thread that runs
+the loop per agent step (the env's worker threads aside: on a machine where the games have cores
+of their own, the loop cannot run faster than one agent step per that), and on CUDA how busy
+the GPU was (``nvidia-smi``'s utilisation, sampled while the row ran). Stable-Baselines3 runs in its own
 process after the others.
 """
 
@@ -114,6 +116,9 @@ class Measured(NamedTuple):
     """The mean GPU utilisation in percent meanwhile (``None`` off CUDA)."""
     cores_busy: float
     """The process's CPU time (all its threads) over the wall time: how many cores it kept busy."""
+    thread_ms_per_step: float
+    """The CPU time of the thread that runs the loop (not the env's workers) per agent step, in
+    ms: where the games have cores of their own, the loop cannot go faster than 1 / this."""
 
 
 StepFunction = Callable[[], int]
@@ -129,22 +134,25 @@ def side_by_side(
     done = dict.fromkeys(loops, 0)
     wall = dict.fromkeys(loops, 0.0)
     cpu = dict.fromkeys(loops, 0.0)
+    thread_cpu = dict.fromkeys(loops, 0.0)
     busy: dict[str, list[float]] = {name: [] for name in loops}
     while min(wall.values()) < seconds:
         for name, step in loops.items():
             with gpu_busy_meter(device) as samples:
-                start, cpu_start = time.perf_counter(), time.process_time()
+                start, cpu_start, thread_start = time.perf_counter(), time.process_time(), time.thread_time()
                 while time.perf_counter() - start < slice_seconds:
                     done[name] += step()
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 wall[name] += time.perf_counter() - start
                 cpu[name] += time.process_time() - cpu_start
+                thread_cpu[name] += time.thread_time() - thread_start
             busy[name] += samples
     rows = {}
     for name in loops:
         gpu_busy = float(np.mean(busy[name])) if busy[name] else None
-        rows[name] = Measured(done[name] / wall[name], gpu_busy, cpu[name] / wall[name])
+        thread_ms = 1e3 * thread_cpu[name] / max(done[name], 1)
+        rows[name] = Measured(done[name] / wall[name], gpu_busy, cpu[name] / wall[name], thread_ms)
     return rows
 
 
@@ -332,7 +340,7 @@ def print_row(round_number: int, label: str, value: float | None, note: str = ""
 
 
 def print_measured(round_number: int, label: str, measured: Measured, note: str = "") -> None:
-    busy = [f"{measured.cores_busy:.1f} CPU cores busy"]
+    busy = [f"{measured.cores_busy:.1f} CPU cores busy", f"loop thread {measured.thread_ms_per_step:.3f} ms/step"]
     if measured.gpu_busy is not None:
         busy.append(f"GPU busy {measured.gpu_busy:.0f}%")
     print_row(round_number, label, measured.steps_per_second, ", ".join([note, *busy] if note else busy))

@@ -130,3 +130,22 @@ def test_importance_weights_scale_each_sample_and_td_errors_are_returned():
     # errors 0.5 and 0.2 -> huber 0.125 and 0.02; weighted mean (0.125 + 0.01) / 2
     assert loss.item() == pytest.approx(0.0675)
     assert td_error.tolist() == pytest.approx([0.5, 0.2])
+
+
+@pytest.mark.parametrize("changes", [{}, {"double_dqn": True, "max_grad_norm": 0.5}], ids=["plain", "double-clipped"])
+def test_updates_through_the_direct_adam_step_equal_torch_optims(changes):
+    """The learner's Adam steps go straight to the fused kernel (agent/optimizer_step.py); the
+    weights after several updates are those torch.optim's own step gives, to the bit."""
+    direct, reference = make_learner(**changes), make_learner(**changes)
+    reference.online.load_state_dict(direct.online.state_dict())
+    reference.sync_target()
+    direct.sync_target()
+    assert direct.direct_optimizer_step
+    reference.direct_optimizer_step = False
+    for seed in range(6):
+        batch = batch_of()
+        batch["reward"] = torch.randn(8, generator=torch.Generator().manual_seed(seed))
+        direct.update(batch)
+        reference.update(batch)
+    for ours, theirs in zip(direct.online.parameters(), reference.online.parameters()):
+        assert torch.equal(ours, theirs)
