@@ -47,7 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--save-replay",
         action="store_true",
-        help="also save the replay memory (compressed replay.npz) with latest.pt, for an exact resume",
+        help="also save the replay memory (compressed replay.npz) with latest.pt, for an exact resume "
+        "(kept on resume while the run folder holds replay.npz)",
     )
     parser.add_argument(
         "--sticky-actions",
@@ -235,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.stop import install_stop_handlers
     from training.trainer import REPLAY_FILE, Trainer, TrainingError
 
+    # a run that saved its replay memory goes on saving it when resumed, as it keeps its other settings
+    args.save_replay = args.save_replay or (resume_state is not None and (run_dir / REPLAY_FILE).is_file())
     try:
         trainer = Trainer(spec, config, run_dir, save_replay=args.save_replay)
     except TrainingError as error:

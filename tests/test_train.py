@@ -6,6 +6,7 @@ Runs go through the real command line in subprocesses with tiny budgets.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -166,14 +167,20 @@ CARTPOLE_DEVICE_REPLAY = [*CARTPOLE, "--set", "replay_on_device=true", "--set", 
     ids=["CartPole", "Breakout", "CartPole-device-replay"],
 )
 def test_exact_resume_with_saved_replay_matches_one_long_run(tmp_path, game_args, steps):
+    """N steps, a resume (which keeps --save-replay: the run folder holds replay.npz), N more:
+    the weights of one run of 2N steps, to the bit."""
     halves, whole = tmp_path / "halves", tmp_path / "whole"
     common = [*game_args, "--seed", "3", "--device", "cpu", "--save-replay"]
     assert train(*common, "--steps", str(steps // 2), "--run-dir", str(halves)).returncode == 0
     assert (halves / "replay.npz").is_file()
     with np.load(halves / "replay.npz") as saved:  # which memory ran: the device's keeps its priorities apart
         assert ("device_priorities" in saved) == (game_args is CARTPOLE_DEVICE_REPLAY)
-    resumed_run = train("--resume", str(halves), "--steps", str(steps), "--save-replay")
+    resumed_run = train("--resume", str(halves), "--steps", str(steps))
     assert resumed_run.returncode == 0 and "starts new games" not in resumed_run.stdout
+    assert "starts empty" not in resumed_run.stdout
+    with np.load(halves / "replay.npz") as saved:  # and the resumed run saved it again
+        saved_step = json.loads(str(saved["metadata"]))["agent_step"]
+    assert saved_step == load_checkpoint(halves / "latest.pt")["progress"]["agent_step"] >= steps
     assert train(*common, "--steps", str(steps), "--run-dir", str(whole)).returncode == 0
     resumed = load_checkpoint(halves / "latest.pt")["learner"]["online"]
     straight = load_checkpoint(whole / "latest.pt")["learner"]["online"]
