@@ -42,10 +42,14 @@ def test_cartpole_reaches_195_over_20_episodes(tmp_path):
     assert random_mean < 40  # the bar really is far above chance
 
 
-@pytest.mark.slow
-def test_catcher_from_pixels_beats_random_by_a_wide_margin(tmp_path):
-    config = make_config("pygame", seed=0, device="cpu", eval_episodes=5, eval_max_episode_steps=600)
+@pytest.mark.slow  # about 70 s each
+@pytest.mark.parametrize("num_envs", [1, 4], ids=["1-env", "4-envs-overlapped"])
+def test_catcher_from_pixels_beats_random_by_a_wide_margin(tmp_path, num_envs):
+    """One env steps in this process; four step in subprocesses, overlapped with the updates
+    (each step's actions sent before train_step returns, its replay write after the next send)."""
+    config = make_config("pygame", seed=0, device="cpu", eval_episodes=5, eval_max_episode_steps=600, num_envs=num_envs)
     trainer = Trainer(resolve_game("Catcher"), config, tmp_path)
+    assert trainer.overlaps_collection == (num_envs > 1)
     while trainer.progress.agent_step < 12_000:
         trainer.train_step()
     learned = trainer.evaluate()
