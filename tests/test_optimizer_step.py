@@ -11,21 +11,34 @@ from torch import nn
 from agent.optimizer_step import step, takes_direct_step
 
 
-def _network() -> nn.Module:
+def _network(device: str = "cpu") -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)).to(device)
 
 
 def _gradients(network: nn.Module, seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
-    inputs = torch.randn(32, 6, generator=generator)
+    inputs = torch.randn(32, 6, generator=generator).to(next(network.parameters()).device)
     for parameter in network.parameters():
         parameter.grad = None
     network(inputs).pow(2).mean().backward()
 
 
-def test_the_direct_step_gives_the_same_weights_and_state_as_adam_step():
-    reference, direct = _network(), _network()
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=[
+                pytest.mark.gpu,
+                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+            ],
+        ),
+    ],
+)
+def test_the_direct_step_gives_the_same_weights_and_state_as_adam_step(device):
+    reference, direct = _network(device), _network(device)
     reference_adam = torch.optim.Adam(reference.parameters(), lr=1e-3, eps=1.5e-4, fused=True)
     direct_adam = torch.optim.Adam(direct.parameters(), lr=1e-3, eps=1.5e-4, fused=True)
     assert takes_direct_step(direct_adam)
