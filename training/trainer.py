@@ -130,8 +130,8 @@ class Trainer:
         self.writes_after_sending = self.overlaps_collection and not self.replay_on_device
         self._unwritten_step: tuple[np.ndarray, ...] | None = None
         # Overlapped, a step's actions are sent as soon as its observations arrive, before
-        # train_step returns: the games stand idle only while the agent acts (not while the
-        # caller logs, nor while the episode bookkeeping runs), and step in flight between calls.
+        # train_step returns: the games stand idle only while the agent acts, not while the
+        # trainer counts finished games or the caller logs, so a step is under way between calls.
         self._actions_in_flight: np.ndarray | None = None
 
     def _new_replay(self) -> ReplayMemory:
