@@ -237,14 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     from training.trainer import REPLAY_FILE, Trainer, TrainingError
 
     # a run that saved its replay memory goes on saving it when resumed, as it keeps its other settings
-    args.save_replay = args.save_replay or (resume_state is not None and (run_dir / REPLAY_FILE).is_file())
+    save_replay = args.save_replay or (resume_state is not None and (run_dir / REPLAY_FILE).is_file())
     try:
-        trainer = Trainer(spec, config, run_dir, save_replay=args.save_replay)
+        trainer = Trainer(spec, config, run_dir, save_replay=save_replay)
     except TrainingError as error:
         return report_usage_error(error)
     if resume_state is not None:
         try:
-            notes = trainer.restore(resume_state, run_dir / REPLAY_FILE if args.save_replay else None)
+            notes = trainer.restore(resume_state, run_dir / REPLAY_FILE if save_replay else None)
         except CheckpointError as error:
             trainer.close()
             return report_usage_error(error)
@@ -297,10 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"stopped ({reason}) at step {step:,}; {best_text}; checkpoints in {run_dir}", flush=True)
     if reason != "done":
-        print(
-            f"resume with: python train.py --resume {run_dir}" + (" --save-replay" if args.save_replay else ""),
-            flush=True,
-        )
+        print(f"resume with: python train.py --resume {run_dir}", flush=True)  # (--save-replay is kept)
     print(f"watch it play: python play.py {run_dir}", flush=True)
     return 0
 

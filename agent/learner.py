@@ -12,8 +12,7 @@ from torch import nn
 
 from agent.captured_update import CapturedUpdate
 from agent.config import DQNConfig
-from agent.optimizer_step import step as optimizer_step
-from agent.optimizer_step import takes_direct_step
+from agent.optimizer_step import OptimizerStep
 
 
 def td_loss(
@@ -90,7 +89,7 @@ class DQNLearner:
         self.captured = config.captured_update and device.type == "cuda"
         self.optimizer = make_optimizer(config, self.online.parameters(), device, capturable=self.captured)
         self._parameters = list(self.online.parameters())
-        self.direct_optimizer_step = takes_direct_step(self.optimizer)  # agent/optimizer_step.py
+        self.optimizer_step = OptimizerStep(self.optimizer)  # agent/optimizer_step.py
         self._step = CapturedUpdate(self._gradient_step) if self.captured else self._gradient_step
         self.updates_done = 0
 
@@ -123,7 +122,7 @@ class DQNLearner:
         loss.backward()
         if self.config.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(self._parameters, self.config.max_grad_norm)
-        optimizer_step(self.optimizer, self.direct_optimizer_step)
+        self.optimizer_step()
         if self.config.target_update_tau < 1.0:
             self.soft_update_target(self.config.target_update_tau)
         return {"loss": loss.detach(), "mean_q": q_taken.detach().mean(), "td_error": td_error}

@@ -3,7 +3,7 @@
 ``torch.optim.Adam.step`` wraps its fused kernel in about 60 µs of Python per call (profiling
 hooks, grouping the tensors by device, checks) where the kernel itself takes about 10 µs for a
 small network: on the CPU a seventh of a whole update of the host-side bench's trivial
-network, paid twice per vector step of 8 envs. ``step(optimizer)`` hands the optimizer's own
+network, paid twice per vector step of 8 envs. ``OptimizerStep(optimizer)()`` hands the optimizer's own
 parameters and state to the same fused kernel, so the result is the same to the bit, and the
 optimizer's ``state_dict``, checkpoints and learning rate work as before. An optimizer it cannot
 step exactly that way (not a fused ``Adam``, capturable, amsgrad, weight decay, several
@@ -35,39 +35,46 @@ def takes_direct_step(optimizer: torch.optim.Optimizer) -> bool:
     )
 
 
-def step(optimizer: torch.optim.Optimizer, direct: bool) -> None:
-    """One step of ``optimizer``; straight into the fused Adam kernel when ``direct`` (the
-    caller's cached ``takes_direct_step(optimizer)``) and every parameter has a gradient and
-    state, else ``optimizer.step()``."""
-    if not direct:
-        optimizer.step()
-        return
-    group = optimizer.param_groups[0]
-    params: list[torch.Tensor] = group["params"]
-    grads, exp_avgs, exp_avg_sqs, steps = [], [], [], []
-    for parameter in params:
-        state = optimizer.state.get(parameter)
-        if parameter.grad is None or not state:  # the first step creates the state
+class OptimizerStep:
+    """Steps ``optimizer``: straight into the fused Adam kernel where ``direct`` (decided once,
+    by ``takes_direct_step``) and every parameter has a gradient and state, else through
+    ``optimizer.step()``."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+        self.direct = takes_direct_step(optimizer)
+
+    def __call__(self) -> None:
+        optimizer = self.optimizer
+        if not self.direct:
             optimizer.step()
             return
-        grads.append(parameter.grad)
-        exp_avgs.append(state["exp_avg"])
-        exp_avg_sqs.append(state["exp_avg_sq"])
-        steps.append(state["step"])
-    beta1, beta2 = group["betas"]
-    torch._foreach_add_(steps, 1)
-    torch._fused_adam_(
-        params,
-        grads,
-        exp_avgs,
-        exp_avg_sqs,
-        [],
-        steps,
-        amsgrad=False,
-        lr=group["lr"],
-        beta1=beta1,
-        beta2=beta2,
-        weight_decay=0.0,
-        eps=group["eps"],
-        maximize=False,
-    )
+        group = optimizer.param_groups[0]
+        params: list[torch.Tensor] = group["params"]
+        grads, exp_avgs, exp_avg_sqs, steps = [], [], [], []
+        for parameter in params:
+            state = optimizer.state.get(parameter)
+            if parameter.grad is None or not state:  # the first step creates the state
+                optimizer.step()
+                return
+            grads.append(parameter.grad)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            steps.append(state["step"])
+        beta1, beta2 = group["betas"]
+        torch._foreach_add_(steps, 1)
+        torch._fused_adam_(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            amsgrad=False,
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=0.0,
+            eps=group["eps"],
+            maximize=False,
+        )

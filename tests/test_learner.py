@@ -140,8 +140,8 @@ def test_updates_through_the_direct_adam_step_equal_torch_optims(changes):
     reference.online.load_state_dict(direct.online.state_dict())
     reference.sync_target()
     direct.sync_target()
-    assert direct.direct_optimizer_step
-    reference.direct_optimizer_step = False
+    assert direct.optimizer_step.direct
+    reference.optimizer_step.direct = False
     for seed in range(6):
         batch = batch_of()
         batch["reward"] = torch.randn(8, generator=torch.Generator().manual_seed(seed))

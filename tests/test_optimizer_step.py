@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from agent.optimizer_step import step, takes_direct_step
+from agent.optimizer_step import OptimizerStep, takes_direct_step
 
 
 def _network(device: str = "cpu") -> nn.Module:
@@ -42,6 +42,7 @@ def test_the_direct_step_gives_the_same_weights_and_state_as_adam_step(device):
     reference_adam = torch.optim.Adam(reference.parameters(), lr=1e-3, eps=1.5e-4, fused=True)
     direct_adam = torch.optim.Adam(direct.parameters(), lr=1e-3, eps=1.5e-4, fused=True)
     assert takes_direct_step(direct_adam)
+    direct_step = OptimizerStep(direct_adam)
     for number in range(12):
         if number == 6:  # a learning-rate change, and the state reloaded (a resume), on both
             for adam in (reference_adam, direct_adam):
@@ -50,7 +51,7 @@ def test_the_direct_step_gives_the_same_weights_and_state_as_adam_step(device):
         _gradients(reference, number)
         _gradients(direct, number)
         reference_adam.step()
-        step(direct_adam, direct=True)
+        direct_step()
     for ours, theirs in zip(direct.parameters(), reference.parameters()):
         assert torch.equal(ours, theirs)
     ours_state, theirs_state = direct_adam.state_dict()["state"], reference_adam.state_dict()["state"]
@@ -75,10 +76,11 @@ def test_other_optimizers_take_their_own_step(make):
     reference, ours = _network(), _network()
     reference_optimizer, our_optimizer = make(reference.parameters()), make(ours.parameters())
     assert not takes_direct_step(our_optimizer)
+    our_step = OptimizerStep(our_optimizer)
     for number in range(3):
         _gradients(reference, number)
         _gradients(ours, number)
         reference_optimizer.step()
-        step(our_optimizer, direct=takes_direct_step(our_optimizer))
+        our_step()
     for mine, theirs in zip(ours.parameters(), reference.parameters()):
         assert torch.equal(mine, theirs)

@@ -575,8 +575,7 @@ def test_overlapped_the_next_step_is_under_way_when_train_step_returns(tmp_path,
                 trainer.env.send(np.zeros(2, dtype=np.int64))
         else:
             trainer.env.send(np.zeros(2, dtype=np.int64))
-            trainer.env.recv()
-            trainer.obs = None  # (that step belongs to no transition: new games)
+            trainer.env.recv()  # (a step of no transition: the restore below starts new games)
         notes = trainer.restore(trainer.checkpoint_state())
         assert any("starts new games" in note for note in notes)
         steps_before = trainer.progress.agent_step

@@ -334,8 +334,8 @@ class ReplayMemory:
             on_host["index"] = flat
             on_host["weight"] = importance_weights(probabilities, len(self), self.priority_beta).astype(np.float32)
         batch = {"state": states, "next_state": next_states}
-        for key, value in on_host.items():  # (from_numpy: as_tensor's checks cost more than the copy)
-            value = torch.from_numpy(np.ascontiguousarray(value))
+        for key, value in on_host.items():  # from_numpy shares the fresh arrays, with fewer checks than as_tensor
+            value = torch.from_numpy(value)
             batch[key] = value if self.device.type == "cpu" else value.to(self.device, non_blocking=True)
         return batch
 
@@ -352,9 +352,6 @@ class ReplayMemory:
         if count < 1:
             return
         drawn = self.sample(batch_size * count)
-        if count == 1:
-            yield drawn
-            return
         for start in range(0, batch_size * count, batch_size):
             yield {key: value[start : start + batch_size] for key, value in drawn.items()}
 
