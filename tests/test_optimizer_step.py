@@ -24,6 +24,19 @@ def _gradients(network: nn.Module, seed: int) -> None:
     network(inputs).pow(2).mean().backward()
 
 
+def _step_both(reference: nn.Module, ours: nn.Module, reference_optimizer, our_step: OptimizerStep, seed: int) -> None:
+    """The same gradients on both networks, then torch.optim's step on one and ours on the other."""
+    _gradients(reference, seed)
+    _gradients(ours, seed)
+    reference_optimizer.step()
+    our_step()
+
+
+def _assert_same_weights(ours: nn.Module, reference: nn.Module) -> None:
+    for mine, theirs in zip(ours.parameters(), reference.parameters()):
+        assert torch.equal(mine, theirs)
+
+
 @pytest.mark.parametrize(
     "device",
     [
@@ -48,12 +61,8 @@ def test_the_direct_step_gives_the_same_weights_and_state_as_adam_step(device):
             for adam in (reference_adam, direct_adam):
                 adam.param_groups[0]["lr"] = 3e-4
             direct_adam.load_state_dict(copy.deepcopy(direct_adam.state_dict()))
-        _gradients(reference, number)
-        _gradients(direct, number)
-        reference_adam.step()
-        direct_step()
-    for ours, theirs in zip(direct.parameters(), reference.parameters()):
-        assert torch.equal(ours, theirs)
+        _step_both(reference, direct, reference_adam, direct_step, number)
+    _assert_same_weights(direct, reference)
     ours_state, theirs_state = direct_adam.state_dict()["state"], reference_adam.state_dict()["state"]
     for index, theirs in theirs_state.items():
         for name in ("step", "exp_avg", "exp_avg_sq"):
@@ -78,9 +87,5 @@ def test_other_optimizers_take_their_own_step(make):
     assert not takes_direct_step(our_optimizer)
     our_step = OptimizerStep(our_optimizer)
     for number in range(3):
-        _gradients(reference, number)
-        _gradients(ours, number)
-        reference_optimizer.step()
-        our_step()
-    for mine, theirs in zip(ours.parameters(), reference.parameters()):
-        assert torch.equal(mine, theirs)
+        _step_both(reference, ours, reference_optimizer, our_step, number)
+    _assert_same_weights(ours, reference)
