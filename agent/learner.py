@@ -12,7 +12,7 @@ from torch import nn
 
 from agent.captured_update import CapturedUpdate
 from agent.config import DQNConfig
-from agent.optimizer_step import OptimizerStep
+from agent.optimizer_step import GradientNormClip, OptimizerStep
 
 
 def td_loss(
@@ -90,6 +90,7 @@ class DQNLearner:
         self.optimizer = make_optimizer(config, self.online.parameters(), device, capturable=self.captured)
         self._parameters = list(self.online.parameters())
         self.optimizer_step = OptimizerStep(self.optimizer)  # agent/optimizer_step.py
+        self.clip_gradients = GradientNormClip(self._parameters, config.max_grad_norm)
         self._step = CapturedUpdate(self._gradient_step) if self.captured else self._gradient_step
         self.updates_done = 0
 
@@ -121,7 +122,7 @@ class DQNLearner:
             parameter.grad = None
         loss.backward()
         if self.config.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(self._parameters, self.config.max_grad_norm)
+            self.clip_gradients()
         self.optimizer_step()
         if self.config.target_update_tau < 1.0:
             self.soft_update_target(self.config.target_update_tau)

@@ -1,5 +1,6 @@
 """Agent throughput: replay sample batches/s, gradient updates/s (batch 32, Nature CNN and
-the narrower pygame-preset CNN), and the replay memory's cost per transition at 1M capacity.
+the narrower pygame-preset CNN), the replay memory's cost per transition at 1M capacity, and
+the learner's gradient clipping beside torch's ``clip_grad_norm_`` (taking turns).
 
     python bench/agent_throughput.py [--seconds 5] [--device auto]
 
@@ -23,6 +24,7 @@ from torch import nn
 from agent.config import DQNConfig, make_config
 from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
+from agent.optimizer_step import GradientNormClip
 from agent.replay import DeviceReplayMemory, ReplayMemory
 
 OBSERVATION_SHAPE = (4, 84, 84)
@@ -82,6 +84,28 @@ def updates_per_second(config: DQNConfig, memory: ReplayMemory, device: torch.de
             torch.cuda.synchronize()
 
     return rate(seconds, work)
+
+
+def clipping_microseconds(device: torch.device, seconds: float, rounds: int = 3) -> tuple[float, float]:
+    """Microseconds per call of ``torch.nn.utils.clip_grad_norm_`` and of the learner's
+    ``GradientNormClip`` on the Nature CNN's gradients (max norm 10, the nature preset's),
+    taking turns ``rounds`` times so the machine's slow moments fall on both."""
+    parameters = list(build_q_network(DQNConfig(), OBSERVATION_SHAPE, 6).to(device).parameters())
+    for parameter in parameters:
+        parameter.grad = torch.randn_like(parameter)
+    direct = GradientNormClip(parameters, 10.0)
+    calls = {"torch": lambda: nn.utils.clip_grad_norm_(parameters, 10.0), "direct": direct}
+    microseconds = dict.fromkeys(calls, 0.0)
+    for _ in range(rounds):
+        for name, call in calls.items():
+
+            def work(call=call) -> None:
+                call()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+
+            microseconds[name] += 1e6 / rate(seconds / rounds, work) / rounds
+    return microseconds["torch"], microseconds["direct"]
 
 
 def plain_nature_cnn(num_actions: int, device: torch.device) -> nn.Sequential:
@@ -158,6 +182,11 @@ def main() -> None:
     print(
         "gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): "
         f"{plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]"
+    )
+    torch_clip, direct_clip = clipping_microseconds(device, args.seconds)
+    print(
+        f"gradient clipping, Nature CNN (max norm 10): clip_grad_norm_ {torch_clip:,.0f} µs, "
+        f"the learner's GradientNormClip {direct_clip:,.0f} µs a call  [{name}]"
     )
     configs = [
         ("Nature CNN (nature preset, RMSprop)", DQNConfig()),

@@ -134,14 +134,15 @@ def test_importance_weights_scale_each_sample_and_td_errors_are_returned():
 
 @pytest.mark.parametrize("changes", [{}, {"double_dqn": True, "max_grad_norm": 0.5}], ids=["plain", "double-clipped"])
 def test_updates_through_the_direct_adam_step_equal_torch_optims(changes):
-    """The learner's Adam steps go straight to the fused kernel (agent/optimizer_step.py); the
-    weights after several updates are those torch.optim's own step gives, to the bit."""
+    """The learner's Adam steps go straight to the fused kernel and its gradient clipping to
+    torch's kernels (agent/optimizer_step.py); the weights after several updates are those
+    torch.optim's own step and clip_grad_norm_ give, to the bit."""
     direct, reference = make_learner(**changes), make_learner(**changes)
     reference.online.load_state_dict(direct.online.state_dict())
     reference.sync_target()
     direct.sync_target()
-    assert direct.optimizer_step.direct
-    reference.optimizer_step.direct = False
+    assert direct.optimizer_step.direct and direct.clip_gradients.direct
+    reference.optimizer_step.direct = reference.clip_gradients.direct = False
     for seed in range(6):
         batch = batch_of()
         batch["reward"] = torch.randn(8, generator=torch.Generator().manual_seed(seed))

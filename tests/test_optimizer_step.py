@@ -1,4 +1,5 @@
-"""agent/optimizer_step.py: the direct fused Adam step is torch.optim.Adam's own, to the bit."""
+"""agent/optimizer_step.py: the direct fused Adam step is torch.optim.Adam's own, and the direct
+gradient clipping torch's clip_grad_norm_, to the bit."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from agent.optimizer_step import OptimizerStep, takes_direct_step
+from agent.optimizer_step import GradientNormClip, OptimizerStep, takes_direct_step
 
 
 def _network(device: str = "cpu") -> nn.Module:
@@ -89,3 +90,51 @@ def test_other_optimizers_take_their_own_step(make):
     for number in range(3):
         _step_both(reference, ours, reference_optimizer, our_step, number)
     _assert_same_weights(ours, reference)
+
+
+def _gradients_of_scale(network: nn.Module, scale: float, seed: int) -> None:
+    _gradients(network, seed)
+    for parameter in network.parameters():
+        parameter.grad.mul_(scale)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3], ids=["below", "about", "above"])
+def test_the_direct_clip_scales_the_gradients_as_clip_grad_norm_does(scale):
+    reference, ours = _network(), _network()
+    clip = GradientNormClip(list(ours.parameters()), max_norm=1.0)
+    assert clip.direct
+    for seed in range(3):
+        _gradients_of_scale(reference, scale, seed)
+        _gradients_of_scale(ours, scale, seed)
+        unclipped_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ours.parameters()]))
+        nn.utils.clip_grad_norm_(reference.parameters(), max_norm=1.0)
+        clip()
+        for mine, theirs in zip(ours.parameters(), reference.parameters()):
+            assert torch.equal(mine.grad, theirs.grad)
+        clipped_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ours.parameters()]))
+        assert clipped_norm <= 1.0 + 1e-5
+        if unclipped_norm < 1.0:  # left alone below the limit
+            assert clipped_norm == pytest.approx(float(unclipped_norm))
+
+
+def test_the_clip_hands_a_missing_gradient_or_mixed_types_to_clip_grad_norm_():
+    reference, ours = _network(), _network()
+    _gradients_of_scale(reference, 1e3, 0)
+    _gradients_of_scale(ours, 1e3, 0)
+    for network in (reference, ours):
+        network[0].bias.grad = None  # a parameter the loss did not reach
+    clip = GradientNormClip(list(ours.parameters()), max_norm=1.0)
+    assert clip.direct
+    nn.utils.clip_grad_norm_(reference.parameters(), max_norm=1.0)
+    clip()
+    assert ours[0].bias.grad is None
+    for mine, theirs in zip(ours.parameters(), reference.parameters()):
+        assert (mine.grad is None and theirs.grad is None) or torch.equal(mine.grad, theirs.grad)
+    mixed = [nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(3, dtype=torch.float64))]
+    for parameter in mixed:
+        parameter.grad = torch.full_like(parameter, 10.0)
+    clip = GradientNormClip(mixed, max_norm=1.0)
+    assert not clip.direct
+    clip()
+    total = (mixed[0].grad.double().pow(2).sum() + mixed[1].grad.pow(2).sum()).sqrt()
+    assert float(total) == pytest.approx(1.0, rel=1e-5)
