@@ -105,10 +105,13 @@ class VectorPipeline(gym.vector.VectorWrapper):
         self._book = ScoreBook(self.num_envs)
         self._lives = np.zeros(self.num_envs, dtype=np.int64)
         self._pending_actions: np.ndarray | None = None
+        # a step received (``receive_observations``) whose episode rules have not run yet, with its ``first``
+        self._received: tuple[Any, ...] | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        self._received = None  # (new games: the rules of a step of the old ones no longer apply)
         if self._pending_actions is not None:
             self.recv()  # a step in flight ends before the games reset
         obs, info = self.env.reset(seed=seed, options=options)
@@ -126,7 +129,8 @@ class VectorPipeline(gym.vector.VectorWrapper):
 
     def send(self, actions: np.ndarray) -> None:
         """Starts a step of every game; ``recv`` returns what ``step`` would. Between the two
-        the caller may do other work (the learner's updates) while the games step."""
+        the caller may do other work (the learner's updates) while the games step. The next
+        step may be sent as soon as ``receive_observations`` has returned, before ``finish_step``."""
         if self._pending_actions is not None:
             raise RuntimeError("send() twice without recv()")
         self._pending_actions = np.asarray(actions, dtype=np.int64)
@@ -135,9 +139,15 @@ class VectorPipeline(gym.vector.VectorWrapper):
         elif self.steps_in_background:
             self.env.send(self._pending_actions)
 
-    def recv(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def receive_observations(self) -> tuple[np.ndarray, np.ndarray]:
+        """``recv`` in two halves, for a caller that chooses its next actions from the
+        observations alone: this one waits for the step and returns its observations and
+        ``first`` (which of them begin a new game, known before the step), so the next step can
+        be sent while ``finish_step`` applies the episode rules and returns what ``recv`` would."""
         if self._pending_actions is None:
             raise RuntimeError("recv() without send()")
+        if self._received is not None:
+            raise RuntimeError("finish_step() before receiving another step")
         actions, self._pending_actions = self._pending_actions, None
         if isinstance(self.env, gym.vector.AsyncVectorEnv):
             result = self.env.step_wait()
@@ -145,17 +155,37 @@ class VectorPipeline(gym.vector.VectorWrapper):
             result = self.env.recv()
         else:
             result = self.env.step(actions)
-        return self._after_step(*result)
+        first = self._game_over.copy()
+        self._received = (*result, first)
+        return result[0], first
+
+    def finish_step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """The episode rules applied to the step ``receive_observations`` returned; what
+        ``recv`` returns."""
+        if self._received is None:
+            raise RuntimeError("finish_step() without receive_observations()")
+        received, self._received = self._received, None
+        return self._after_step(*received)
+
+    def recv(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        self.receive_observations()
+        return self.finish_step()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         self.send(actions)
         return self.recv()
 
     def _after_step(
-        self, obs: np.ndarray, reward: Any, terminated: Any, truncated: Any, info: dict[str, Any]
+        self,
+        obs: np.ndarray,
+        reward: Any,
+        terminated: Any,
+        truncated: Any,
+        info: dict[str, Any],
+        first: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """The episode rules applied to one raw vector step."""
-        first = self._game_over.copy()
+        """The episode rules applied to one raw vector step (``first``: the games that began
+        with it, where the step before ended one)."""
         playing = ~first
         reward = np.asarray(reward, dtype=np.float32)
         terminated = np.asarray(terminated, dtype=bool) & playing
@@ -185,6 +215,7 @@ class VectorPipeline(gym.vector.VectorWrapper):
     def close(self, **kwargs: Any) -> None:
         """Closes the games, after collecting a step still in flight (an error between
         ``send`` and ``recv`` must not leave ale-py's threads waiting on it)."""
+        self._received = None
         if self._pending_actions is not None:
             with contextlib.suppress(Exception):  # closing anyway; the error that led here is the one to report
                 self.recv()

@@ -407,6 +407,42 @@ def test_send_then_recv_gives_what_step_gives(game, num_envs):
     split.close()  # with a step in flight (an error between send and recv): collected, then closed
 
 
+@pytest.mark.parametrize(("game", "num_envs"), [("Breakout", 3), ("Catcher", 2)])
+def test_the_next_step_may_be_sent_before_the_rules_of_the_last_one_run(game, num_envs):
+    """recv in two halves with the next step sent between them (the trainer's overlapped
+    loop): the observations first, then the episode rules; the same as step, games ending."""
+    stepped = make_vec_env(game, num_envs, mode="train", max_episode_steps=50)
+    split = make_vec_env(game, num_envs, mode="train", max_episode_steps=50)
+    stepped.reset(seed=4)
+    split.reset(seed=4)
+    actions = np.random.default_rng(0).integers(0, stepped.single_action_space.n, size=(150, num_envs))
+    split.send(actions[0])
+    games_ended = 0
+    for number, action in enumerate(actions):
+        expected = stepped.step(action)
+        observations, first = split.receive_observations()
+        np.testing.assert_array_equal(observations, expected[0])
+        np.testing.assert_array_equal(first, expected[4]["first"])
+        if number + 1 < len(actions):
+            split.send(actions[number + 1])  # the games step on while the rules of this one run
+        got = split.finish_step()
+        for want, have in zip(expected[:4], got[:4]):
+            np.testing.assert_array_equal(want, have)
+        for key in ("first", "episode_done", "episode_score", "episode_length"):
+            np.testing.assert_array_equal(expected[4][key], got[4][key])
+        games_ended += int(got[4]["episode_done"].sum())
+    assert games_ended >= 2 * num_envs  # new games began on the way (150 steps, at most 50 a game)
+    with pytest.raises(RuntimeError, match="without receive_observations"):
+        split.finish_step()
+    split.send(actions[0])
+    split.receive_observations()
+    split.send(actions[1])
+    with pytest.raises(RuntimeError, match="finish_step"):
+        split.receive_observations()
+    stepped.close()
+    split.close()  # a step received, unfinished, and one in flight: collected, then closed
+
+
 @pytest.mark.parametrize("game", ["Pong", "Catcher"])
 def test_the_games_workers_wake_without_preempting_the_training_thread(game):
     """ale-py's worker threads (Pong) and the subprocesses of the pixel games (Catcher) run as

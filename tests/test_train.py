@@ -553,6 +553,48 @@ def test_overlapped_collection_runs_the_updates_due_while_the_games_step(tmp_pat
     assert trainer.learner.updates_done > 40
 
 
+@pytest.mark.parametrize(
+    ("overlap", "replay_on_device", "order"),
+    [
+        (True, "false", ["receive", "send", "finish"]),  # the games step while the episode rules run
+        (True, "true", ["receive", "finish", "send"]),  # acting reads the step written into the memory
+        (False, "false", ["send", "receive", "finish"]),
+    ],
+    ids=["overlap", "device-replay", "serial"],
+)
+def test_overlapped_the_next_step_is_sent_before_the_episode_rules_run(tmp_path, overlap, replay_on_device, order):
+    """Overlapped with the memory on the host, the next actions go to the games as soon as a
+    step's observations arrive, before its episode rules run (the games stand idle only while
+    the agent acts); the real env's calls, in the order train_step makes them."""
+    from agent.config import make_config
+    from envs import resolve_game
+    from training.trainer import Trainer
+
+    config = make_config(
+        "atari", num_envs=2, replay_capacity=2_000, learning_starts=20, batch_size=8, cnn_channels=(4, 4, 4),
+        hidden_size=16, overlap_collection=overlap, replay_on_device=replay_on_device, device="cpu",
+    )  # fmt: skip
+    trainer = Trainer(resolve_game("Breakout"), config, tmp_path)
+    calls: list[str] = []
+    env = trainer.env
+    for name, method in (("send", env.send), ("receive", env.receive_observations), ("finish", env.finish_step)):
+
+        def recorded(*args, name=name, method=method):
+            calls.append(name)
+            return method(*args)
+
+        setattr(env, {"receive": "receive_observations", "finish": "finish_step"}.get(name, name), recorded)
+    try:
+        for _ in range(3):
+            trainer.train_step()
+        calls.clear()
+        for _ in range(30):
+            trainer.train_step()
+        assert calls == order * 30
+    finally:
+        trainer.close()
+
+
 @pytest.mark.parametrize("overlap", [True, False], ids=["overlap", "serial"])
 def test_overlapped_the_next_step_is_under_way_when_train_step_returns(tmp_path, overlap):
     """Overlapped, a step's actions go to the games as soon as its observations arrive, so

@@ -270,17 +270,20 @@ class Trainer:
         # overlapped: the last step's write and the updates due so far run while the games step
         self.write_last_step()
         metrics = self._run_due_updates() if self.overlaps_collection else None
-        next_obs, rewards, terminated, truncated, info = self.env.recv()
+        next_obs, first = self.env.receive_observations()
         actions, self._actions_in_flight = self._actions_in_flight, None
-        self._unwritten_step = (actions, rewards, terminated, truncated, next_obs, info["first"])
+        self.obs = next_obs
+        progress.agent_step += int((~first).sum())
+        if self.writes_after_sending:  # acting needs the observations alone: the games step while the rules run
+            self._actions_in_flight = self._act_and_send()
+        _, rewards, terminated, truncated, info = self.env.finish_step()
+        self._unwritten_step = (actions, rewards, terminated, truncated, next_obs, first)
         if not self.writes_after_sending:
             self.write_last_step()
-        self.obs = next_obs
-        progress.agent_step += int((~info["first"]).sum())
-        if self.overlaps_collection:
-            self._actions_in_flight = self._act_and_send()
-        else:
-            metrics = self._run_due_updates()
+            if self.overlaps_collection:  # (with the memory on the device, acting reads the step just written)
+                self._actions_in_flight = self._act_and_send()
+            else:
+                metrics = self._run_due_updates()
         ended = [
             (float(info["episode_score"][i]), int(info["episode_length"][i]))
             for i in np.flatnonzero(info["episode_done"])
