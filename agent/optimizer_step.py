@@ -11,7 +11,7 @@ step exactly that way (not a fused ``Adam``, capturable, amsgrad, weight decay, 
 parameter groups, a parameter without a gradient, or no state yet before its first step) takes
 its own ``step()``.
 
-``torch.nn.utils.clip_grad_norm_`` likewise spends about 60 of its 100 µs (a one-parameter
+``torch.nn.utils.clip_grad_norm_`` likewise spends about 70 of its 110 µs (a one-parameter
 network, on the 2-core CPU of the README's figures) grouping the gradients by device and type
 before three kernels; ``GradientNormClip(parameters, max_norm)()`` runs the same kernels in
 the same order on gradients of one device and type (the learner's network), so the clipped

@@ -147,7 +147,7 @@ class VectorPipeline(gym.vector.VectorWrapper):
         if self._pending_actions is None:
             raise RuntimeError("recv() without send()")
         if self._received is not None:
-            raise RuntimeError("finish_step() before receiving another step")
+            raise RuntimeError("receive_observations() twice without finish_step()")
         actions, self._pending_actions = self._pending_actions, None
         if isinstance(self.env, gym.vector.AsyncVectorEnv):
             result = self.env.step_wait()

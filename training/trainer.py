@@ -131,7 +131,8 @@ class Trainer:
         self._unwritten_step: tuple[np.ndarray, ...] | None = None
         # Overlapped, a step's actions are sent as soon as its observations arrive, before
         # train_step returns: the games stand idle only while the agent acts, not while the
-        # trainer counts finished games or the caller logs, so a step is under way between calls.
+        # trainer counts finished games or the caller logs (with the memory on the host, not
+        # while the episode rules run either), so a step is under way between calls.
         self._actions_in_flight: np.ndarray | None = None
 
     def _new_replay(self) -> ReplayMemory:
