@@ -64,10 +64,14 @@ def filled_replay(
     return memory
 
 
-def rate(seconds: float, work) -> float:
+def rate(seconds: float, work, device: torch.device | None = None) -> float:
+    """Calls of ``work`` per second; on a CUDA ``device`` each call waits for its kernels."""
+    synchronize = device is not None and device.type == "cuda"
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         work()
+        if synchronize:
+            torch.cuda.synchronize(device)
         count += 1
     return count / (time.perf_counter() - start)
 
@@ -98,13 +102,7 @@ def clipping_microseconds(device: torch.device, seconds: float, rounds: int = 3)
     microseconds = dict.fromkeys(calls, 0.0)
     for _ in range(rounds):
         for name, call in calls.items():
-
-            def work(call=call) -> None:
-                call()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-
-            microseconds[name] += 1e6 / rate(seconds / rounds, work) / rounds
+            microseconds[name] += 1e6 / rate(seconds / rounds, call, device) / rounds
     return microseconds["torch"], microseconds["direct"]
 
 
@@ -170,14 +168,9 @@ def main() -> None:
     )
     on_device = filled_replay(1_000_000, 4, device, args.fill, on_device=True)
 
-    def sample_on_device() -> None:
-        on_device.sample(32)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
     print(
         f"replay sample, batch 32 (DeviceReplayMemory: stored and sampled on {device.type}): "
-        f"{rate(args.seconds, sample_on_device):,.0f} batches/s"
+        f"{rate(args.seconds, lambda: on_device.sample(32), device):,.0f} batches/s"
     )
     print(
         "gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): "

@@ -12,7 +12,7 @@ the machine's slow and fast moments fall on all of them alike.
   sampling, updates, target syncs) with a trivial network (a learned bias per action), so
   that acting and updating cost almost nothing: what the loop itself costs, whatever the
   device; and the same loop with no sampling or updates at all (acting and replay writes
-  only), which shows what the learning part adds. Each row gives its ratio to the vector env alone.
+  only), which shows what the learning part adds. Each row gives its ratio to the env alone.
 * **Whole training.** arcade-dqn's loop with the env steps overlapped with the updates (the
   default), serial (step, then update), and on CUDA also with the update captured as a CUDA
   graph; a plain CleanRL-style PyTorch loop on the same game and settings (one env, a NumPy
@@ -71,8 +71,8 @@ def replay_capacity_for(device: torch.device) -> int:
 class TrivialQNetwork(nn.Module):
     """A learned bias per action and nothing else: the Q-values do not depend on the state, so
     acting and updating cost one tensor operation each way (the batches are still drawn and
-    stacked, the loss, backward pass, gradient clipping and optimizer step still run), and a
-    loop run with it measures the loop's own (host-side) cost."""
+    stacked, the loss, backward pass and optimizer step still run; the atari preset clips no
+    gradients), and a loop run with it measures the loop's own (host-side) cost."""
 
     def __init__(self, num_actions: int) -> None:
         super().__init__()

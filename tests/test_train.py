@@ -577,13 +577,14 @@ def test_overlapped_the_next_step_is_sent_before_the_episode_rules_run(tmp_path,
     trainer = Trainer(resolve_game("Breakout"), config, tmp_path)
     calls: list[str] = []
     env = trainer.env
-    for name, method in (("send", env.send), ("receive", env.receive_observations), ("finish", env.finish_step)):
+    for label, attribute in (("send", "send"), ("receive", "receive_observations"), ("finish", "finish_step")):
+        method = getattr(env, attribute)  # the real call, recorded on its way through
 
-        def recorded(*args, name=name, method=method):
-            calls.append(name)
+        def recorded(*args, label=label, method=method):
+            calls.append(label)
             return method(*args)
 
-        setattr(env, {"receive": "receive_observations", "finish": "finish_step"}.get(name, name), recorded)
+        setattr(env, attribute, recorded)
     try:
         for _ in range(3):
             trainer.train_step()
