@@ -47,8 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--save-replay",
         action="store_true",
-        help="also save the replay memory (compressed replay.npz) with latest.pt, for an exact resume "
-        "(kept on resume while the run folder holds replay.npz)",
+        help="also save the replay memory (the run folder's replay/, each save writing what changed) with "
+        "latest.pt, for an exact resume (kept on resume while the run folder holds one)",
     )
     parser.add_argument(
         "--sticky-actions",
@@ -234,17 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     from training.logs import RunLogger
     from training.run import run_training
     from training.stop import install_stop_handlers
-    from training.trainer import REPLAY_FILE, Trainer, TrainingError
+    from training.trainer import Trainer, TrainingError, saved_replay_in
 
     # a run that saved its replay memory goes on saving it when resumed, as it keeps its other settings
-    save_replay = args.save_replay or (resume_state is not None and (run_dir / REPLAY_FILE).is_file())
+    saved_replay = saved_replay_in(run_dir) if resume_state is not None else None
+    save_replay = args.save_replay or saved_replay is not None
     try:
         trainer = Trainer(spec, config, run_dir, save_replay=save_replay)
     except TrainingError as error:
         return report_usage_error(error)
     if resume_state is not None:
         try:
-            notes = trainer.restore(resume_state, run_dir / REPLAY_FILE if save_replay else None)
+            notes = trainer.restore(resume_state, saved_replay)
         except CheckpointError as error:
             trainer.close()
             return report_usage_error(error)
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'resuming' if resume_state else 'training'} {spec.name} on {trainer.device} in run folder {run_dir}",
         flush=True,
     )
+    print(trainer.replay_placement.reason, flush=True)
     if not args.quiet:
         print("config: " + ", ".join(f"{key}={value}" for key, value in config.to_dict().items()), flush=True)
 

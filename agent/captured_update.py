@@ -28,32 +28,52 @@ GradientStep = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 
 class CapturedUpdate:
-    """Calls ``gradient_step(batch)`` eagerly a few times, then captures and replays it."""
+    """Calls ``gradient_step(batch)`` eagerly a few times, then captures and replays it.
 
-    def __init__(self, gradient_step: GradientStep) -> None:
+    Everything runs on ``device``'s own streams (with ``--device cuda:1`` the current device
+    may be another GPU). ``before_capture`` is called once, just before the capture: the run
+    loop lets the background evaluations finish there. The capture also runs in the
+    ``thread_local`` error mode, so that work another thread queues meanwhile (an evaluation
+    that starts anyway) neither fails nor invalidates the capture."""
+
+    def __init__(
+        self, gradient_step: GradientStep, device: torch.device, *, before_capture: Callable[[], None] = lambda: None
+    ) -> None:
         self.gradient_step = gradient_step
+        self.device = device
+        self.before_capture = before_capture
         self.warm_ups_done = 0
-        self.side_stream = torch.cuda.Stream()
+        self.side_stream = torch.cuda.Stream(device=device)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_batch: dict[str, torch.Tensor] = {}
         self.static_metrics: dict[str, torch.Tensor] = {}
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One update; the metrics are the graph's own tensors, overwritten by the next replay."""
-        if self.warm_ups_done < WARM_UP_UPDATES:
-            self.side_stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(self.side_stream):
-                metrics = self.gradient_step(batch)
-            torch.cuda.current_stream().wait_stream(self.side_stream)
-            self.warm_ups_done += 1
-            return metrics
-        if self.graph is None:
-            self.static_batch = {name: value.clone() for name, value in batch.items()}
-            self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
-                self.static_metrics = self.gradient_step(self.static_batch)
-        else:
-            for name, value in batch.items():
-                self.static_batch[name].copy_(value, non_blocking=True)
-        self.graph.replay()
-        return self.static_metrics
+        with torch.cuda.device(self.device):
+            if self.warm_ups_done < WARM_UP_UPDATES:
+                return self._warm_up(batch)
+            if self.graph is None:
+                self._capture(batch)
+            else:
+                for name, value in batch.items():
+                    self.static_batch[name].copy_(value, non_blocking=True)
+            self.graph.replay()
+            return self.static_metrics
+
+    def _warm_up(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        current = torch.cuda.current_stream(self.device)
+        self.side_stream.wait_stream(current)
+        with torch.cuda.stream(self.side_stream):
+            metrics = self.gradient_step(batch)
+        current.wait_stream(self.side_stream)
+        self.warm_ups_done += 1
+        return metrics
+
+    def _capture(self, batch: dict[str, torch.Tensor]) -> None:
+        self.before_capture()
+        self.static_batch = {name: value.clone() for name, value in batch.items()}
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, stream=self.side_stream, capture_error_mode="thread_local"):
+            self.static_metrics = self.gradient_step(self.static_batch)
+        self.graph = graph

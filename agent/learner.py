@@ -1,9 +1,11 @@
 """The DQN learner: a pure ``td_loss`` and one ``update(batch)`` that does the whole gradient
-step (so ``torch.compile`` or CUDA graphs can take it whole), plus target-network syncing."""
+step with fixed shapes and no host reads (so a CUDA graph can take it whole), plus
+target-network syncing."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -77,6 +79,26 @@ def make_optimizer(
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adam or rmsprop")
 
 
+# the optimizer settings that say how a step runs (not what it computes): a run decides them
+# for its own device, whatever the run that saved a checkpoint decided for its own
+HOW_THE_STEP_RUNS = ("capturable", "fused")
+
+
+def keep_how_the_step_runs(optimizer: torch.optim.Optimizer, settings: list[dict[str, Any]]) -> None:
+    """After ``optimizer.load_state_dict``: puts back this run's ``settings`` (one dict per
+    parameter group, as ``HOW_THE_STEP_RUNS`` were before loading) and moves each step counter
+    to where an optimizer so set keeps it: on the parameter's device as float32 when capturable
+    or fused, else a float32 scalar on the CPU (torch.optim's own placement)."""
+    for group, own in zip(optimizer.param_groups, settings, strict=True):
+        group.update(own)
+        on_device = bool(group.get("capturable") or group.get("fused"))
+        for parameter in group["params"]:
+            state = optimizer.state.get(parameter, {})
+            if torch.is_tensor(state.get("step")):
+                where = parameter.device if on_device else torch.device("cpu")
+                state["step"] = state["step"].to(device=where, dtype=torch.float32)
+
+
 class DQNLearner:
     """Online and target networks, the optimizer, and the update rule."""
 
@@ -88,11 +110,22 @@ class DQNLearner:
         # the gradient step as one CUDA graph (agent/captured_update.py); elsewhere eager
         self.captured = config.captured_update and device.type == "cuda"
         self.optimizer = make_optimizer(config, self.online.parameters(), device, capturable=self.captured)
+        self._how_the_step_runs = [
+            {name: group[name] for name in HOW_THE_STEP_RUNS if name in group} for group in self.optimizer.param_groups
+        ]
         self._parameters = list(self.online.parameters())
         self.optimizer_step = OptimizerStep(self.optimizer)  # agent/optimizer_step.py
         self.clip_gradients = GradientNormClip(self._parameters, config.max_grad_norm)
-        self._step = CapturedUpdate(self._gradient_step) if self.captured else self._gradient_step
+        self.before_capture: Callable[[], None] = lambda: None
+        """Called once, just before the gradient step is captured (the run loop lets the
+        evaluations in play finish first, so that no other thread uses the GPU meanwhile)."""
+        self._step = self._new_step()
         self.updates_done = 0
+
+    def _new_step(self) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+        if not self.captured:
+            return self._gradient_step
+        return CapturedUpdate(self._gradient_step, self.device, before_capture=lambda: self.before_capture())
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One gradient step on a batch; returns ``loss``, ``mean_q`` and per-sample ``td_error``
@@ -150,4 +183,7 @@ class DQNLearner:
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
+        keep_how_the_step_runs(self.optimizer, self._how_the_step_runs)
+        self.optimizer_step = OptimizerStep(self.optimizer)  # decided again for the loaded state
+        self._step = self._new_step()  # a graph captured before holds the replaced optimizer state
         self.updates_done = int(state["updates_done"])

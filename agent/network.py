@@ -112,20 +112,32 @@ def build_q_network(config: DQNConfig, observation_shape: tuple[int, ...], num_a
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; other names are checked for availability."""
+    """The device ``name`` means here, checked: ``auto`` picks CUDA, then Apple MPS, then the
+    CPU; ``cuda`` is the current CUDA device and ``cuda:N`` must exist. A CUDA device comes
+    back with its index, so that whatever runs on it can make it the current device."""
+    mps_available = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' asked for, but Apple MPS is not available here; use --device cpu or auto")
-    if name != "cpu" and not name.startswith("cuda") and name != "mps":
-        raise ValueError(f"unknown device {name!r}; choose auto, cuda, mps or cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "mps" if mps_available else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {name!r}; choose auto, cuda, cuda:N, mps or cpu") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+        count = torch.cuda.device_count()
+        index = torch.cuda.current_device() if device.index is None else device.index
+        if index >= count:
+            raise ValueError(
+                f"device {name!r} asked for, but PyTorch sees {count} CUDA GPU(s) here (cuda:0 to cuda:{count - 1}); "
+                "pick one of those, or mind CUDA_VISIBLE_DEVICES"
+            )
+        return torch.device("cuda", index)
+    if device.type == "mps" and not mps_available:
+        raise ValueError(f"device {name!r} asked for, but Apple MPS is not available here; use --device cpu or auto")
+    if device.type not in ("cpu", "mps"):
+        raise ValueError(f"unknown device {name!r}; choose auto, cuda, cuda:N, mps or cpu")
+    return device
 
 
 def network_from_checkpoint(state: dict, device: torch.device) -> nn.Module:

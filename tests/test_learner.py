@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -150,3 +152,84 @@ def test_updates_through_the_direct_adam_step_equal_torch_optims(changes):
         reference.update(batch)
     for ours, theirs in zip(direct.online.parameters(), reference.online.parameters()):
         assert torch.equal(ours, theirs)
+
+
+def saved_as_a_captured_cuda_run_saves(state: dict) -> dict:
+    """A captured run on CUDA keeps ``capturable=True`` (and Adam's fused kernel off) in its
+    optimizer's saved settings, with float32 step counters."""
+    for group in state["optimizer"]["param_groups"]:
+        group["capturable"] = True
+        if "fused" in group:
+            group["fused"] = False
+    for parameter_state in state["optimizer"]["state"].values():
+        parameter_state["step"] = parameter_state["step"].float()
+    return state
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_a_checkpoint_of_a_captured_run_resumes_on_the_cpu_with_this_runs_step(optimizer):
+    """Loading puts back how this run steps: without it, the loaded ``capturable=True`` fails at
+    the first update on the CPU ("If capturable=True, params and state_steps must be on
+    supported devices"), and Adam loses its fused kernel."""
+    saver = make_learner(optimizer=optimizer)
+    saver.update(batch_of())
+    resumed = make_learner(optimizer=optimizer)  # (deep copies: as from a file, no tensor shared with the saver)
+    resumed.load_state_dict(saved_as_a_captured_cuda_run_saves(copy.deepcopy(saver.state_dict())))
+    group = resumed.optimizer.param_groups[0]
+    assert group["capturable"] is False and group.get("fused", False) == (optimizer == "adam")
+    assert resumed.optimizer_step.direct == (optimizer == "adam")  # the step decided again
+    for state in resumed.optimizer.state.values():
+        assert state["step"].device.type == "cpu" and state["step"].dtype == torch.float32
+    unchanged = make_learner(optimizer=optimizer)
+    unchanged.load_state_dict(copy.deepcopy(saver.state_dict()))
+    for _ in range(3):  # it trains, and exactly as a resume of the unchanged checkpoint does
+        assert resumed.update(batch_of())["loss"].item() == unchanged.update(batch_of())["loss"].item()
+
+
+def test_a_capturable_optimizer_keeps_its_settings_over_a_checkpoint_saved_without():
+    """The reverse: a run that captures (capturable, as on CUDA) loads an eager run's
+    checkpoint (fused Adam, no capturable): this run's settings stand, the counters as it keeps them."""
+    from agent.learner import keep_how_the_step_runs, make_optimizer
+
+    eager = make_learner()
+    eager.update(batch_of())
+    config = DQNConfig(network="mlp", optimizer="adam")
+    network = build_q_network(config, (3,), 2)
+    capturable = make_optimizer(config, network.parameters(), torch.device("cpu"), capturable=True)
+    own = [{"capturable": True, "fused": True}]
+    capturable.load_state_dict(
+        eager.state_dict()["optimizer"] | {"param_groups": eager.optimizer.state_dict()["param_groups"]}
+    )
+    capturable.param_groups[0]["capturable"] = False  # what load_state_dict put back
+    keep_how_the_step_runs(capturable, own)
+    assert capturable.param_groups[0]["capturable"] is True
+    for state in capturable.state.values():
+        assert state["step"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["cuda:x", "gpu", "cuda:-1"])
+def test_a_device_name_torch_does_not_know_is_refused_in_one_line(name):
+    from agent.network import resolve_device
+
+    with pytest.raises(ValueError, match="unknown device") as refused:
+        resolve_device(name)
+    assert "\n" not in str(refused.value)
+
+
+def test_cpu_and_auto_resolve_here():
+    from agent.network import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected or torch.backends.mps.is_available()
+
+
+@pytest.mark.gpu
+def test_a_cuda_device_comes_back_with_its_index_and_one_past_the_last_is_refused():
+    from agent.network import resolve_device
+
+    count = torch.cuda.device_count()
+    assert resolve_device("cuda") == torch.device("cuda", torch.cuda.current_device())
+    assert resolve_device(f"cuda:{count - 1}") == torch.device("cuda", count - 1)
+    with pytest.raises(ValueError, match=f"sees {count} CUDA GPU"):
+        resolve_device(f"cuda:{count}")

@@ -9,7 +9,20 @@ import torch
 from agent.replay import DeviceReplayMemory, ReplayMemory
 
 STACK = 4
-BACKENDS = pytest.mark.parametrize("Memory", [ReplayMemory, DeviceReplayMemory], ids=["host", "device"])
+
+
+class CudaReplayMemory(DeviceReplayMemory):
+    """The device memory on the CUDA GPU: every test of both backends runs on it too, under ``-m gpu``."""
+
+    def __init__(self, *args, **settings) -> None:
+        super().__init__(*args, **{**settings, "device": "cuda"})
+
+
+BACKENDS = pytest.mark.parametrize(
+    "Memory",
+    [ReplayMemory, DeviceReplayMemory, pytest.param(CudaReplayMemory, marks=pytest.mark.gpu)],
+    ids=["host", "device", "cuda"],
+)
 SIDE = 6  # small frames keep the test fast; the layout does not depend on the size
 
 
@@ -104,9 +117,9 @@ def sampled(memory: ReplayMemory, batches: int) -> list[tuple[bytes, float, floa
             samples.append(
                 (
                     key(
-                        batch["state"][i].numpy(),
+                        batch["state"][i].cpu().numpy(),
                         batch["action"][i],
-                        batch["next_state"][i].numpy(),
+                        batch["next_state"][i].cpu().numpy(),
                         batch["terminated"][i],
                         batch["truncated"][i],
                     ),
@@ -166,7 +179,7 @@ def test_stacks_never_cross_an_episode_start(Memory):
     random_episode_streams(memory, reference, 500, seed=3)
     batch = memory.sample(512)
     # in a new episode's first states the padding frames are zero, never an old game's frame
-    for state in batch["state"].numpy():
+    for state in batch["state"].cpu().numpy():
         blank = [not frame.any() for frame in state]
         if any(blank):
             assert blank == sorted(blank, reverse=True)  # zeros only before the real frames
@@ -226,13 +239,212 @@ def test_memory_per_transition_fits_a_million_in_about_seven_gigabytes(Memory):
 def test_save_and_load_resume_sampling_exactly(Memory, tmp_path, prioritized):
     memory = Memory(500, 2, (STACK, SIDE, SIDE), seed=4, prioritized=prioritized)
     random_episode_streams(memory, NaiveReplay(1, 0.99), 300, seed=4)
-    memory.save(tmp_path / "replay.npz", agent_step=300)
+    memory.save(tmp_path / "replay", agent_step=300)
     restored = Memory(500, 2, (STACK, SIDE, SIDE), seed=99, prioritized=prioritized)
-    assert restored.load(tmp_path / "replay.npz") == {"agent_step": 300}
-    for _ in range(3):
-        a, b = memory.sample(16), restored.sample(16)
-        for name in a:
-            assert torch.equal(a[name], b[name]), name
+    assert restored.load(tmp_path / "replay") == {"agent_step": 300}
+    assert_same_samples(memory, restored)
+
+
+def assert_same_samples(a: ReplayMemory, b: ReplayMemory, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        first, second = a.sample(16), b.sample(16)
+        assert first.keys() == second.keys()
+        for name in first:
+            assert torch.equal(first[name], second[name]), name
+
+
+def filled_memory(Memory, prioritized: bool, seed: int = 4) -> ReplayMemory:
+    """The same writes and priority updates, whichever kind of memory takes them."""
+    memory = Memory(500, 2, (STACK, SIDE, SIDE), seed=seed, prioritized=prioritized)
+    random_episode_streams(memory, NaiveReplay(1, 0.99), 300, seed=seed)
+    if prioritized:
+        slots = np.arange(0, 500, 7)
+        memory.update_priorities(slots, np.linspace(0.1, 3.0, slots.size).astype(np.float32))
+    return memory
+
+
+OTHER_KIND = {ReplayMemory: DeviceReplayMemory, DeviceReplayMemory: ReplayMemory, CudaReplayMemory: ReplayMemory}
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+@BACKENDS
+def test_a_save_loads_into_the_other_placement_and_back_without_changing_what_is_sampled(Memory, tmp_path, prioritized):
+    """A run resumed with its replay placed elsewhere (``replay_on_device=auto`` on another
+    machine) loads the same save: one format, the priorities kept; saved again there and loaded
+    back, the memory samples exactly what it would have without the round trip."""
+    original = filled_memory(Memory, prioritized)
+    original.save(tmp_path / "first")
+    elsewhere = OTHER_KIND[Memory](500, 2, (STACK, SIDE, SIDE), seed=99, prioritized=prioritized)
+    elsewhere.load(tmp_path / "first")
+    np.testing.assert_array_equal(elsewhere.frames.cpu().numpy(), original.frames.cpu().numpy())
+    np.testing.assert_array_equal(elsewhere.has_transition, original.has_transition)
+    if prioritized:
+        np.testing.assert_array_equal(elsewhere.priority_leaves(), original.priority_leaves())
+        assert elsewhere.max_priority == original.max_priority
+    elsewhere.save(tmp_path / "second")
+    back = Memory(500, 2, (STACK, SIDE, SIDE), seed=98, prioritized=prioritized)
+    back.load(tmp_path / "second")
+    assert_same_samples(original, back)
+
+
+@BACKENDS
+def test_a_save_of_the_other_kind_samples_as_this_kind_filled_directly(Memory, tmp_path):
+    """Uniform sampling: the other kind's save, loaded here, samples exactly what this kind
+    samples after the same writes (its own generator starts from the same seed)."""
+    filled_memory(OTHER_KIND[Memory], False).save(tmp_path / "replay")
+    loaded = Memory(500, 2, (STACK, SIDE, SIDE), seed=4)
+    loaded.load(tmp_path / "replay")
+    assert_same_samples(filled_memory(Memory, False), loaded)
+
+
+def written_files(folder, save_number: int) -> set[str]:
+    return {path.name for path in folder.glob(f"frames-*.{save_number}.zlib")}
+
+
+CHUNK_BYTES = 100 * SIDE * SIDE  # 100 slots a chunk: 20 chunks in each stream's ring of 2,000
+
+
+@BACKENDS
+def test_a_save_writes_only_the_chunks_written_since_the_last_save(Memory, tmp_path):
+    folder = tmp_path / "replay"
+    memory = Memory(4_000, 2, (STACK, SIDE, SIDE), seed=0, prioritized=True)
+    random_episode_streams(memory, NaiveReplay(1, 0.99), 3_000, seed=0)  # each ring wrapped
+    memory.save(folder, chunk_bytes=CHUNK_BYTES, agent_step=1)
+    assert len(written_files(folder, 1)) == 40
+    random_episode_streams(memory, NaiveReplay(1, 0.99), 250, seed=1)  # 254 frames a stream: 3 or 4 chunks
+    memory.save(folder, chunk_bytes=CHUNK_BYTES, agent_step=2)
+    rewritten = written_files(folder, 2)
+    assert 6 <= len(rewritten) <= 8
+    assert len(list(folder.glob("frames-*"))) == 40  # each rewritten chunk's older file is gone
+    loaded = Memory(4_000, 2, (STACK, SIDE, SIDE), seed=5, prioritized=True)
+    assert loaded.load(folder) == {"agent_step": 2}
+    np.testing.assert_array_equal(loaded.frames.cpu().numpy(), memory.frames.cpu().numpy())
+    for name in ("actions", "rewards", "terminated", "truncated", "has_transition", "frames_written"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(memory, name), err_msg=name)
+    # a loaded memory saves what changed since the load; another memory's save there writes all
+    random_episode_streams(loaded, NaiveReplay(1, 0.99), 50, seed=2)
+    loaded.save(folder, chunk_bytes=CHUNK_BYTES)
+    assert 2 <= len(written_files(folder, 3)) <= 4
+    memory.save(folder, chunk_bytes=CHUNK_BYTES)
+    assert len(written_files(folder, 4)) == 40
+
+
+@BACKENDS
+def test_a_foreign_or_torn_save_is_refused_in_one_line_before_the_long_read(Memory, tmp_path):
+    from agent.checkpoint import CheckpointError
+
+    folder = tmp_path / "replay"
+    filled_memory(Memory, True).save(folder, chunk_bytes=CHUNK_BYTES)
+    other_layout = Memory(600, 3, (STACK, SIDE, SIDE), seed=0, prioritized=True)
+    with pytest.raises(CheckpointError, match="laid out as"):
+        other_layout.load(folder)
+    with pytest.raises(CheckpointError, match="no arcade-dqn replay memory"):
+        other_layout.load(tmp_path / "nothing-here")
+    chunk = sorted(folder.glob("frames-*"))[3]
+    original = chunk.read_bytes()
+    fresh = Memory(500, 2, (STACK, SIDE, SIDE), seed=0, prioritized=True)
+    chunk.write_bytes(original[:-5])  # torn: cut short
+    with pytest.raises(CheckpointError, match="missing or torn") as refused:
+        fresh.load(folder)
+    assert "\n" not in str(refused.value)
+    assert not fresh.frames.any() and not fresh.frames_written.any()  # refused before reading anything
+    chunk.write_bytes(original[:-1] + bytes([original[-1] ^ 0xFF]))  # changed: same size, other bytes
+    with pytest.raises(CheckpointError, match="torn or was changed"):
+        fresh.load(folder)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")  # an earlier version's single file
+    with pytest.raises(CheckpointError, match="not a readable replay memory"):
+        fresh.load(tmp_path / "bad.npz")
+
+
+def test_saved_frames_are_compressed():
+    memory = ReplayMemory(20_000, 1, (4, 84, 84), seed=0)
+    memory.start_episode(0, np.zeros((4, 84, 84), np.uint8))
+    for step in range(2_000):  # game-like frames: mostly background
+        frame = np.zeros((4, 84, 84), np.uint8)
+        frame[:, step % 84, :10] = 200
+        memory.add(0, 0, 0.0, False, False, frame)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        memory.save(Path(folder))
+        assert sum(path.stat().st_size for path in Path(folder).iterdir()) < memory.nbytes / 20
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_an_earlier_versions_whole_memory_file_still_loads(tmp_path, prioritized):
+    """Runs saved before the folder format (one replay.npz) resume with their memory."""
+    import json
+
+    from agent.checkpoint import numpy_rng_state
+
+    memory = filled_memory(ReplayMemory, prioritized)
+    arrays = {name: getattr(memory, name) for name in BOOKKEEPING}
+    arrays["frames"] = memory.frames.cpu().numpy()
+    if prioritized:
+        arrays["priority_tree"] = memory.priorities.tree
+    info = {"rng_state": numpy_rng_state(memory.rng), "max_priority": memory.max_priority, "agent_step": 7}
+    arrays["metadata"] = np.array(json.dumps(info))
+    np.savez_compressed(tmp_path / "replay.npz", **arrays)
+    loaded = ReplayMemory(500, 2, (STACK, SIDE, SIDE), seed=1, prioritized=prioritized)
+    assert loaded.load(tmp_path / "replay.npz") == {"agent_step": 7}
+    assert_same_samples(memory, loaded)
+
+
+BOOKKEEPING = ("actions", "rewards", "terminated", "truncated", "has_transition", "frames_written")
+
+
+# A child fills a memory, saves it, writes more and saves again; it is killed (kill -9) once the
+# second save has written its first file. Frames are noise, so that the save takes a while.
+KILLED_SAVE = r"""
+import sys
+from pathlib import Path
+import numpy as np
+from agent.replay import ReplayMemory
+
+def fill(memory, steps, seed):
+    rng = np.random.default_rng(seed)
+    memory.start_episode(0, rng.integers(0, 256, (4, 84, 84), dtype=np.uint8))
+    for _ in range(steps):
+        memory.add(0, 1, 0.5, False, False, rng.integers(0, 256, (4, 84, 84), dtype=np.uint8))
+
+memory = ReplayMemory(6_000, 1, (4, 84, 84), seed=0)
+fill(memory, 3_000, seed=0)
+memory.save(Path(sys.argv[1]), chunk_bytes=20 * 84 * 84, agent_step=1)
+fill(memory, 3_000, seed=1)
+print("saving", flush=True)
+memory.save(Path(sys.argv[1]), chunk_bytes=20 * 84 * 84, agent_step=2)
+print("saved", flush=True)
+"""
+
+
+def test_a_save_killed_midway_leaves_the_previous_save_loadable(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from tests.commands import ROOT
+
+    folder = tmp_path / "replay"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SAVE, str(folder)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "saving"
+    deadline = time.monotonic() + 120
+    while not written_files(folder, 2):
+        assert time.monotonic() < deadline and child.poll() is None, "the second save wrote nothing"
+        time.sleep(0.001)
+    child.kill()  # SIGKILL, mid-save
+    child.wait(timeout=30)
+    assert child.stdout.read() == ""  # it never finished the save
+    loaded = ReplayMemory(6_000, 1, (4, 84, 84), seed=0)
+    assert loaded.load(folder) == {"agent_step": 1}
+    assert loaded.frames_written.tolist() == [3_004]
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 256, (4, 84, 84), dtype=np.uint8)
+    np.testing.assert_array_equal(loaded.frames[0, :4].cpu().numpy(), first)
+    newest = [rng.integers(0, 256, (4, 84, 84), dtype=np.uint8)[-1] for _ in range(3_000)][-1]
+    np.testing.assert_array_equal(loaded.frames[0, 3_003].cpu().numpy(), newest)
 
 
 @BACKENDS
@@ -248,12 +460,12 @@ def test_prioritized_sampling_follows_priorities_and_weights_correct_for_it(Memo
     counts = np.zeros(40)
     for _ in range(250):
         batch = memory.sample(40)
-        counts += np.bincount(batch["action"].numpy(), minlength=40)
+        counts += np.bincount(batch["action"].cpu().numpy(), minlength=40)
     expected = (np.arange(40) + 1) / np.sum(np.arange(40) + 1)
     np.testing.assert_allclose(counts / counts.sum(), expected, atol=0.006)
-    probabilities = (batch["action"].numpy() + 1.0) / np.sum(np.arange(40) + 1)
+    probabilities = (batch["action"].cpu().numpy() + 1.0) / np.sum(np.arange(40) + 1)
     weights = (40 * probabilities) ** -0.5
-    np.testing.assert_allclose(batch["weight"].numpy(), weights / weights.max(), rtol=1e-5)
+    np.testing.assert_allclose(batch["weight"].cpu().numpy(), weights / weights.max(), rtol=1e-5)
 
 
 @BACKENDS
@@ -265,27 +477,10 @@ def test_overwritten_transitions_lose_their_priority(Memory):
     # exactly the slots holding a transition carry priority (the newest frame holds none yet)
     if isinstance(memory, DeviceReplayMemory):
         memory.sample(1)  # brings the device's copy up to date
-        leaves = memory.device_priorities.numpy()
+        leaves = memory.device_priorities.cpu().numpy()
     else:
         leaves = memory.priorities.leaves(np.arange(20))
     np.testing.assert_array_equal(leaves > 0, memory.has_transition[0])
-
-
-@BACKENDS
-def test_saved_replay_is_compressed_and_a_foreign_file_is_refused(Memory, tmp_path):
-    memory = Memory(20_000, 1, (4, 84, 84), seed=0)
-    memory.start_episode(0, np.zeros((4, 84, 84), np.uint8))
-    for step in range(2_000):  # game-like frames: mostly background
-        frame = np.zeros((4, 84, 84), np.uint8)
-        frame[:, step % 84, :10] = 200
-        memory.add(0, 0, 0.0, False, False, frame)
-    memory.save(tmp_path / "replay.npz")
-    assert (tmp_path / "replay.npz").stat().st_size < memory.nbytes / 20
-    (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    from agent.checkpoint import CheckpointError
-
-    with pytest.raises(CheckpointError, match="not a readable replay memory"):
-        memory.load(tmp_path / "bad.npz")
 
 
 def test_n_step_returns_stop_at_an_episode_end_and_at_an_unrecorded_step():
@@ -360,7 +555,7 @@ def test_newest_states_are_the_observations_each_stream_is_at(Memory):
         no = np.zeros(3, bool)
         memory.add_vector_step(np.zeros(3, np.int64), np.zeros(3, np.float32), no, no, next_obs, first)
         obs = next_obs
-        np.testing.assert_array_equal(memory.newest_states().numpy(), obs)
+        np.testing.assert_array_equal(memory.newest_states().cpu().numpy(), obs)
 
 
 @BACKENDS
@@ -397,7 +592,6 @@ def test_prioritized_batches_due_together_each_see_the_priorities_set_before_the
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned buffers need a CUDA GPU")
 def test_new_frames_cross_to_the_gpu_through_pinned_buffers_unchanged():
     on_gpu = DeviceReplayMemory(600, 3, (STACK, SIDE, SIDE), device="cuda", seed=1)
     on_host = ReplayMemory(600, 3, (STACK, SIDE, SIDE), seed=1)
@@ -405,3 +599,49 @@ def test_new_frames_cross_to_the_gpu_through_pinned_buffers_unchanged():
     random_episode_streams(on_gpu, NaiveReplay(1, 0.99), 400, seed=1)  # wraps: every slot rewritten
     random_episode_streams(on_host, NaiveReplay(1, 0.99), 400, seed=1)
     assert torch.equal(on_gpu.frames.cpu(), on_host.frames)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("captured", [False, True], ids=["eager", "captured"])
+def test_training_steps_on_the_gpu_never_wait_for_the_device(captured):
+    """200 training steps with a prioritized 3-step memory on the GPU (write a vector step,
+    the states to act on, a batch, the update, its priorities) under
+    ``torch.cuda.set_sync_debug_mode("error")``: anything that makes the host wait for the GPU
+    (a read back, a blocking copy) raises. Acting reads its actions back, so it is left out."""
+    from agent.config import make_config
+    from agent.learner import DQNLearner
+    from agent.network import build_q_network
+
+    device = torch.device("cuda")
+    config = make_config("atari", captured_update=captured, n_step=3, prioritized_replay=True, max_grad_norm=10.0)
+    learner = DQNLearner(build_q_network(config, (4, 84, 84), 4), config, device)
+    memory = CudaReplayMemory(4_000, 4, (4, 84, 84), seed=0, n_step=3, prioritized=True)
+    rng = np.random.default_rng(0)
+    for stream in range(4):
+        memory.start_episode(stream, rng.integers(0, 256, (4, 84, 84), dtype=np.uint8))
+
+    def training_step() -> None:
+        memory.add_vector_step(
+            rng.integers(0, 4, 4),
+            rng.choice([-1.0, 0.0, 1.0], 4).astype(np.float32),
+            rng.random(4) < 0.02,
+            rng.random(4) < 0.01,
+            rng.integers(0, 256, (4, 4, 84, 84), dtype=np.uint8),
+            np.zeros(4, bool),
+        )
+        memory.newest_states()
+        batch = memory.sample(32)
+        metrics = learner.update(batch)
+        memory.update_priorities(batch["index"], metrics["td_error"])
+
+    for _ in range(40):  # the warm-ups and the capture synchronise by design; then none may
+        training_step()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(200):
+            training_step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()
+    assert learner.updates_done == 240

@@ -6,7 +6,6 @@ Runs go through the real command line in subprocesses with tiny budgets.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 import torch
 
 from agent.checkpoint import load_checkpoint
+from agent.replay import ReplayMemory
 from tests.commands import ROOT, run_script, run_with_a_small_disk
 
 TINY = [
@@ -167,19 +167,19 @@ CARTPOLE_DEVICE_REPLAY = [*CARTPOLE, "--set", "replay_on_device=true", "--set", 
     ids=["CartPole", "Breakout", "CartPole-device-replay"],
 )
 def test_exact_resume_with_saved_replay_matches_one_long_run(tmp_path, game_args, steps):
-    """N steps, a resume (which keeps --save-replay: the run folder holds replay.npz), N more:
+    """N steps, a resume (which keeps --save-replay: the run folder holds its replay/), N more:
     the weights of one run of 2N steps, to the bit."""
+    from agent.replay.persistence import read_manifest
+
     halves, whole = tmp_path / "halves", tmp_path / "whole"
     common = [*game_args, "--seed", "3", "--device", "cpu", "--save-replay"]
     assert train(*common, "--steps", str(steps // 2), "--run-dir", str(halves)).returncode == 0
-    assert (halves / "replay.npz").is_file()
-    with np.load(halves / "replay.npz") as saved:  # which memory ran: the device's keeps its priorities apart
-        assert ("device_priorities" in saved) == (game_args is CARTPOLE_DEVICE_REPLAY)
+    saved = read_manifest(halves / "replay")
+    assert saved is not None and ("device" in saved["rng"]) == (game_args is CARTPOLE_DEVICE_REPLAY)  # which ran
     resumed_run = train("--resume", str(halves), "--steps", str(steps))
     assert resumed_run.returncode == 0 and "starts new games" not in resumed_run.stdout
     assert "starts empty" not in resumed_run.stdout
-    with np.load(halves / "replay.npz") as saved:  # and the resumed run saved it again
-        saved_step = json.loads(str(saved["metadata"]))["agent_step"]
+    saved_step = read_manifest(halves / "replay")["metadata"]["agent_step"]  # the resumed run saved it again
     assert saved_step == load_checkpoint(halves / "latest.pt")["progress"]["agent_step"] >= steps
     assert train(*common, "--steps", str(steps), "--run-dir", str(whole)).returncode == 0
     resumed = load_checkpoint(halves / "latest.pt")["learner"]["online"]
@@ -245,8 +245,8 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tmp_p
         process.wait(timeout=30)
         checkpoint = load_checkpoint(run_dir / "latest.pt")  # old or new, never partial
         assert checkpoint["progress"]["agent_step"] > 0
-        with np.load(run_dir / "replay.npz", allow_pickle=False) as replay:
-            assert replay["frames"].shape[0] == 1
+        replay = ReplayMemory(50_000, 1, (4,), observation_dtype=torch.float32)  # CartPole's
+        assert replay.load(run_dir / "replay")["game"] == "CartPole"  # the last whole save
         run_dir = run_dir.parent / f"again{attempt}"
         process = start_training(
             run_dir, "--save-replay", "--set", "checkpoint_every_steps=20", "--set", "learning_starts=100000"
@@ -424,6 +424,9 @@ def bad_inputs(run_dir: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]
         "resume with bad steps": (["--resume", str(run_dir), "--steps", "0"], "--steps must be at least 1"),
         "num envs a word": (["--game", "Pong", "--num-envs", "many"], "--num-envs takes a whole number or auto"),
         "no envs": (["--game", "Pong", "--num-envs", "0"], "--num-envs must be at least 1"),
+        # a GPU this machine does not have (none here; on a one-GPU machine, the eighth)
+        "missing GPU": (["--game", "CartPole", "--device", "cuda:7"], "device 'cuda:7' asked for"),
+        "unknown device": (["--game", "CartPole", "--device", "cuda:x"], "unknown device 'cuda:x'"),
     }
 
 
@@ -465,9 +468,9 @@ def test_prioritized_n_step_run_trains_and_reweights(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "train/loss" in scalars(run_dir)
-    with np.load(run_dir / "replay.npz", allow_pickle=False) as replay:
-        tree = replay["priority_tree"]
-    leaves = tree[tree.shape[0] // 2 :]
+    replay = ReplayMemory(5_000, 1, (4,), observation_dtype=torch.float32, n_step=3, prioritized=True)
+    replay.load(run_dir / "replay")
+    leaves = replay.priority_leaves()
     assert len(np.unique(leaves[leaves > 0])) > 100  # priorities follow TD errors, not one constant
 
 
@@ -637,7 +640,7 @@ def test_a_saved_replay_memory_holds_the_step_written_after_sending(tmp_path):
     from agent.config import make_config
     from agent.replay import ReplayMemory
     from envs import resolve_game
-    from training.trainer import REPLAY_FILE, Trainer
+    from training.trainer import REPLAY_FOLDER, Trainer
 
     config = make_config(
         "atari", num_envs=2, replay_capacity=2_000, learning_starts=100, batch_size=8, cnn_channels=(4, 4, 4),
@@ -650,7 +653,7 @@ def test_a_saved_replay_memory_holds_the_step_written_after_sending(tmp_path):
             trainer.train_step()
         trainer.save()
         saved = ReplayMemory(2_000, 2, trainer.observation_shape)
-        assert saved.load(tmp_path / REPLAY_FILE)["agent_step"] == trainer.progress.agent_step
+        assert saved.load(tmp_path / REPLAY_FOLDER)["agent_step"] == trainer.progress.agent_step
         np.testing.assert_array_equal(saved.newest_states().numpy(), trainer.obs)
         np.testing.assert_array_equal(saved.frames_written, trainer.replay.frames_written)
         trainer.train_step()  # the run goes on: the saved step is not written again, the new one waits

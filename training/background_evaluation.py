@@ -49,6 +49,8 @@ class BackgroundEvaluator:
         self._jobs: queue.Queue[EvaluationJob | None] = queue.Queue()
         self._results: queue.Queue[EvaluationResult | Exception] = queue.Queue()
         self._pending_steps: list[int] = []
+        self._unplayed = 0  # jobs submitted whose games are not over yet
+        self._played = threading.Condition()
         self._thread = threading.Thread(target=self._work, name="evaluation", daemon=True)
         self._thread.start()
 
@@ -59,7 +61,16 @@ class BackgroundEvaluator:
 
     def submit(self, job: EvaluationJob) -> None:
         self._pending_steps.append(job.step)
+        with self._played:
+            self._unplayed += 1
         self._jobs.put(job)
+
+    def wait_until_idle(self) -> None:
+        """Returns once the games of every evaluation submitted so far are over (their results
+        still wait for ``finished``): until the next ``submit``, this thread uses no device."""
+        with self._played:
+            while self._unplayed:
+                self._played.wait(timeout=0.5)  # timed, so that signal handlers run meanwhile
 
     def finished(self, *, wait: bool = False) -> list[EvaluationResult]:
         """The evaluations done since the last call, oldest first; with ``wait``, all of the
@@ -87,6 +98,7 @@ class BackgroundEvaluator:
                 self._jobs.get_nowait()
             except queue.Empty:
                 break
+            self._count_played()
         self._jobs.put(None)
         if wait:
             self._thread.join()
@@ -100,3 +112,9 @@ class BackgroundEvaluator:
                 self._results.put(EvaluationResult(job.step, scores, job.checkpoint_state))
             except Exception as error:  # noqa: BLE001 (handed to the training thread, which raises it)
                 self._results.put(error)
+            self._count_played()
+
+    def _count_played(self) -> None:
+        with self._played:
+            self._unplayed -= 1
+            self._played.notify_all()

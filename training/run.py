@@ -71,6 +71,9 @@ def run_training(
     reason = "done"
     latest_metrics = None  # of the newest update: with one env, most steps run none
     evaluator = trainer.evaluator() if trainer.config.evaluate_in_background else None
+    if evaluator is not None:
+        # a CUDA graph is captured while no other thread uses the GPU (agent/captured_update.py)
+        trainer.learner.before_capture = evaluator.wait_until_idle
     try:
         while progress.agent_step < total_steps:
             if trainer.stop_requested:

@@ -23,12 +23,15 @@ from agent.learner import DQNLearner
 from agent.network import build_q_network, resolve_device
 from agent.policy import LinearSchedule, act_for_training
 from agent.replay import DeviceReplayMemory, ReplayMemory
+from agent.replay.persistence import read_manifest
 from envs import GameSpec, from_checkpoint, make_vec_env, to_checkpoint
 from training.background_evaluation import BackgroundEvaluator, EvaluationJob
+from training.replay_placement import ReplayDoesNotFit, gpu_room_lock, place_replay
 from training.evaluation import PlaySettings, evaluate
 from training.schedule import Progress, Schedule
 
-REPLAY_FILE = "replay.npz"
+REPLAY_FOLDER = "replay"  # the saved replay memory (agent/replay/persistence.py)
+EARLIER_REPLAY_FILE = "replay.npz"  # where earlier versions saved it whole; still loaded
 # Each random stream of a run is seeded from config.seed plus its own offset, so they differ.
 REPLAY_SEED_OFFSET = 1
 ACTION_SEED_OFFSET = 2
@@ -37,55 +40,16 @@ RESET_SEEDS_PER_RUN = 1_000  # training games start from seed * this + the numbe
 RECENT_SCORES_KEPT = 100
 
 
+def saved_replay_in(run_dir: Path) -> Path | None:
+    """The replay memory a run folder saved (a folder, or an earlier version's file), if any."""
+    if read_manifest(run_dir / REPLAY_FOLDER) is not None:
+        return run_dir / REPLAY_FOLDER
+    earlier = run_dir / EARLIER_REPLAY_FILE
+    return earlier if earlier.is_file() else None
+
+
 class TrainingError(Exception):
     """Training cannot go on (diverged, or cannot start); the message says what to do."""
-
-
-def available_memory_bytes() -> int | None:
-    try:
-        with open("/proc/meminfo") as file:
-            for line in file:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def replay_fits_on_gpu(config: DQNConfig, device: torch.device, needed_bytes: int) -> bool:
-    """Whether ``replay_on_device`` puts the memory on ``device``: always for ``true``; for
-    ``auto``, on a CUDA GPU with room for it and the networks besides."""
-    if config.replay_on_device == "true":
-        return True
-    if config.replay_on_device == "false" or device.type != "cuda":
-        return False
-    free_bytes, _ = torch.cuda.mem_get_info(device)
-    return needed_bytes < 0.8 * free_bytes
-
-
-def check_replay_fits(
-    config: DQNConfig, observation_shape: tuple[int, ...], bytes_per_value: int, device: torch.device
-) -> bool:
-    """Refuses a replay memory the machine cannot hold, before allocating it; returns whether
-    it lives on the learner's device (see ``replay_fits_on_gpu``)."""
-    needed = ReplayMemory.estimate_bytes(config.replay_capacity, observation_shape, bytes_per_value)
-    on_device = replay_fits_on_gpu(config, device, needed)
-    if on_device and device.type == "cuda":
-        available, where, otherwise = (
-            torch.cuda.mem_get_info(device)[0],
-            "GPU memory",
-            " or --set replay_on_device=false",
-        )
-    else:
-        available, where, otherwise = available_memory_bytes(), "RAM", ""
-    if available is not None and needed > 0.9 * available:
-        per_transition = needed / config.replay_capacity
-        fits = int(0.8 * available / per_transition) // 1000 * 1000
-        raise TrainingError(
-            f"the replay memory needs {needed / 1e9:.1f} GB but only {available / 1e9:.1f} GB of {where} is free; "
-            f"use --replay-size {fits} (or less){otherwise}"
-        )
-    return on_device
 
 
 class Trainer:
@@ -97,6 +61,9 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.save_replay = save_replay
         self.device = resolve_device(config.device)
+        if self.device.type == "cuda":
+            # whatever takes no device uses the current one (streams, events, graphs): the run's
+            torch.cuda.set_device(self.device)
         torch.manual_seed(config.seed)
         self.env = make_vec_env(spec.name, config.num_envs, mode="train", sticky_actions=config.sticky_actions)
         try:
@@ -104,10 +71,15 @@ class Trainer:
             self.num_actions = int(self.env.single_action_space.n)
             # frames are stored as uint8, vector states (CartPole) as float32
             self.observation_dtype = torch.uint8 if len(self.observation_shape) == 3 else torch.float32
-            self.replay_on_device = check_replay_fits(
-                config, self.observation_shape, self.observation_dtype.itemsize, self.device
-            )
-            self.replay = self._new_replay()
+            with gpu_room_lock(self.device):  # until the memory is allocated
+                self.replay_placement = place_replay(
+                    config, self.observation_shape, self.observation_dtype.itemsize, self.device
+                )
+                self.replay_on_device = self.replay_placement.on_learner_device
+                self.replay = self._new_replay()
+        except ReplayDoesNotFit as error:
+            self.env.close()
+            raise TrainingError(str(error)) from None
         except BaseException:
             self.env.close()  # a refused memory must not leave the env (and its processes) behind
             raise
@@ -173,7 +145,8 @@ class Trainer:
         path = self.save_state(self.checkpoint_state(), name)
         if self.save_replay and name == "latest.pt":
             self.write_last_step()
-            self.replay.save(self.run_dir / REPLAY_FILE, game=self.spec.name, agent_step=self.progress.agent_step)
+            self.replay.save(self.run_dir / REPLAY_FOLDER, game=self.spec.name, agent_step=self.progress.agent_step)
+            (self.run_dir / EARLIER_REPLAY_FILE).unlink(missing_ok=True)  # replaced by the folder
         return path
 
     def keep_periodic_copy(self, latest: Path) -> None:
@@ -201,7 +174,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.recent_scores = [float(score) for score in state["recent_scores"]]
         replay_restored = False
-        if replay_path is not None and replay_path.is_file():
+        if replay_path is not None and replay_path.exists():
             saved = self.replay.load(replay_path)
             if saved.get("agent_step") != self.progress.agent_step:
                 notes.append(

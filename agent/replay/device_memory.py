@@ -26,6 +26,7 @@ import torch
 
 from agent.replay.memory import ReplayMemory
 from agent.replay.nstep import n_step_returns
+from agent.replay.staging import PinnedStaging
 from agent.replay.sum_tree import importance_weights
 
 
@@ -71,17 +72,22 @@ class DeviceReplayMemory(ReplayMemory):
         self.device_priorities = torch.zeros(self.capacity if prioritized else 0, dtype=torch.float32, device=on)
         self._slot_numbers = torch.arange(self.slots_per_stream, device=on)
         self._written_since_sync: list[np.ndarray] = []
+        self._bookkeeping_staging = PinnedStaging(on) if on.type == "cuda" else None
 
     # -- writing: the host's code, then the touched slots are copied over -------------
     @property
     def max_priority(self) -> float:
-        return float(self._max_priority)  # read back only when saving
+        return float(self._max_priority)  # a read back: only when saving
 
     @max_priority.setter
     def max_priority(self, value: float) -> None:
         self._max_priority.fill_(value)
 
-    def _set_priorities(self, streams: np.ndarray, slots: np.ndarray, values: np.ndarray | float) -> None:
+    def _slots_cleared(self, streams: np.ndarray, slots: np.ndarray) -> None:
+        self._written_since_sync.append(np.asarray(streams) * self.slots_per_stream + np.asarray(slots))
+
+    def _transitions_added(self, streams: np.ndarray, slots: np.ndarray) -> None:
+        # their priority (the largest so far) is set on the device, at the next sync
         self._written_since_sync.append(np.asarray(streams) * self.slots_per_stream + np.asarray(slots))
 
     def _sync_to_device(self) -> None:
@@ -98,18 +104,34 @@ class DeviceReplayMemory(ReplayMemory):
 
     def _copy_bookkeeping(self, flat: np.ndarray) -> torch.Tensor:
         """Copies the host's bookkeeping of the ``flat`` slots (and every stream's count of
-        frames written) to the device; returns the slots as a device index."""
+        frames written) to the device in one copy (through a pinned buffer on a CUDA GPU, the
+        host not waiting); returns the slots as a device index."""
         streams, slots = np.divmod(flat, self.slots_per_stream)
-        index = torch.as_tensor(flat, device=self._on)
-        for host, device in (
-            (self.actions, self.device_actions),
-            (self.rewards, self.device_rewards),
-            (self.terminated, self.device_terminated),
-            (self.truncated, self.device_truncated),
-            (self.has_transition, self.device_has_transition),
-        ):
-            device[index] = torch.as_tensor(host[streams, slots]).to(self._on, device.dtype)
-        self.device_frames_written.copy_(torch.from_numpy(self.frames_written))
+        # float64 holds every field exactly: slot numbers, actions, float32 rewards, flags, counts
+        packed = np.concatenate(
+            [
+                flat,
+                self.actions[streams, slots],
+                self.rewards[streams, slots],
+                self.terminated[streams, slots],
+                self.truncated[streams, slots],
+                self.has_transition[streams, slots],
+                self.frames_written,
+            ],
+            dtype=np.float64,
+        )
+        if self._bookkeeping_staging is not None:
+            on_device = self._bookkeeping_staging.to_device(packed)
+        else:
+            on_device = torch.from_numpy(packed).to(self._on)
+        fields = on_device[: 6 * flat.size].view(6, flat.size)
+        index = fields[0].long()
+        self.device_actions[index] = fields[1].long()
+        self.device_rewards[index] = fields[2].float()
+        self.device_terminated[index] = fields[3].bool()
+        self.device_truncated[index] = fields[4].bool()
+        self.device_has_transition[index] = fields[5].bool()
+        self.device_frames_written.copy_(on_device[6 * flat.size :].long())
         return index
 
     # -- reading ----------------------------------------------------------------------
@@ -207,19 +229,24 @@ class DeviceReplayMemory(ReplayMemory):
         )
         return super().nbytes + sum(array.element_size() * array.nelement() for array in device_arrays)
 
-    def rng_state(self) -> Any:
-        return self.generator.get_state().tolist()
+    def rng_states(self) -> dict[str, Any]:
+        return {**super().rng_states(), "device": self.generator.get_state().tolist()}
 
-    def restore_rng_state(self, state: Any) -> None:
-        self.generator.set_state(torch.tensor(state, dtype=torch.uint8))
+    def restore_rng_states(self, states: dict[str, Any]) -> None:
+        super().restore_rng_states(states)  # (the host's generator, unused here, is carried for the host memory)
+        if "device" in states:
+            self.generator.set_state(torch.tensor(states["device"], dtype=torch.uint8))
+        self._carried_rng = {}
 
-    def priority_arrays(self) -> dict[str, np.ndarray]:
+    def priority_leaves(self) -> np.ndarray | None:
+        if not self.prioritized:
+            return None
         self._sync_to_device()  # the priorities of transitions written since the last batch
-        return {"device_priorities": self.device_priorities.cpu().numpy()} if self.prioritized else {}
+        return self.device_priorities.cpu().numpy()
 
-    def restore_priority_arrays(self, saved: Any) -> None:
-        if self.prioritized and "device_priorities" in saved:
-            self.device_priorities.copy_(torch.from_numpy(saved["device_priorities"]))
+    def restore_priority_leaves(self, leaves: np.ndarray) -> None:
+        if self.prioritized:
+            self.device_priorities.copy_(torch.as_tensor(np.asarray(leaves), dtype=torch.float32))
 
     def after_load(self) -> None:
         """Every slot is copied to the device again; the saved priorities stay as loaded."""

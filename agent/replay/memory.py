@@ -29,7 +29,7 @@ import torch
 
 from agent.checkpoint import numpy_rng_state, restore_numpy_rng
 from agent.replay.nstep import n_step_returns
-from agent.replay.persistence import load_memory, save_memory
+from agent.replay.persistence import SaveMark, load_memory, save_memory
 from agent.replay.staging import PinnedStaging
 from agent.replay.sum_tree import SumTree, importance_weights, proportional_targets
 
@@ -114,10 +114,26 @@ class ReplayMemory:
         self.priority_beta = priority_beta
         self.max_priority = 1.0
         self.priorities = SumTree(self.capacity) if prioritized else None
+        self.save_mark: SaveMark | None = None
+        """Set by ``persistence``: the save this memory last made or loaded (a later save
+        writes only what changed since)."""
+        self._carried_rng: dict[str, Any] = {}  # the other kind of memory's random state, kept for it
 
     def _set_priorities(self, streams: np.ndarray, slots: np.ndarray, values: np.ndarray | float) -> None:
         if self.priorities is not None:
             self.priorities.set(np.asarray(streams) * self.slots_per_stream + np.asarray(slots), values)
+
+    def _slots_cleared(self, streams: np.ndarray, slots: np.ndarray) -> None:
+        """The slots a new frame was written into: they hold no transition (no priority) yet."""
+        self._set_priorities(streams, slots, 0.0)
+
+    def _transitions_added(self, streams: np.ndarray, slots: np.ndarray) -> None:
+        """New transitions get the largest priority so far (Schaul et al., 2016), in float32 as
+        every priority is (so that it survives a save loaded by the device memory exactly)."""
+        if self.priorities is not None:
+            self._set_priorities(
+                streams, slots, float(np.float32(self.max_priority) ** np.float32(self.priority_alpha))
+            )
 
     # -- writing --------------------------------------------------------------------
     def _write_frames(self, streams: np.ndarray, frames: np.ndarray) -> None:
@@ -126,15 +142,19 @@ class ReplayMemory:
         rows = streams * self.slots_per_stream + slots
         if self._frame_rows_on_host is not None:
             self._frame_rows_on_host[rows] = frames
-        elif self._frame_staging is not None and self._row_staging is not None:
-            self._frame_rows.index_copy_(0, self._row_staging.to_device(rows), self._frame_staging.to_device(frames))
         else:
-            self._frame_rows.index_copy_(
-                0, torch.as_tensor(rows, device=self.storage_device), torch.as_tensor(frames).to(self.storage_device)
-            )
+            staging = self._frame_staging
+            there = staging.to_device(frames) if staging else torch.as_tensor(frames).to(self.storage_device)
+            self._frame_rows.index_copy_(0, self._rows_on_storage(rows), there)
         self.has_transition[streams, slots] = False
-        self._set_priorities(streams, slots, 0.0)
+        self._slots_cleared(streams, slots)
         self.frames_written[streams] += 1
+
+    def _rows_on_storage(self, rows: np.ndarray) -> torch.Tensor:
+        """Row numbers as an index where the frames are (on a CUDA GPU, a copy the host does not wait for)."""
+        if self._row_staging is not None:
+            return self._row_staging.to_device(rows)
+        return torch.as_tensor(rows, device=self.storage_device)
 
     def _record(
         self,
@@ -156,7 +176,7 @@ class ReplayMemory:
         self.truncated[streams, slots] = truncated
         self._write_frames(streams, next_observations[:, -1] if self.stacked else next_observations)
         self.has_transition[streams, slots] = True
-        self._set_priorities(streams, slots, self.max_priority**self.priority_alpha)
+        self._transitions_added(streams, slots)
 
     def start_episode(self, stream: int, observation: np.ndarray) -> None:
         """Begin a new episode in ``stream`` from its first observation."""
@@ -269,7 +289,7 @@ class ReplayMemory:
         """``(B, length, *frame)``: per sample, the ``length`` frames up to and including its end."""
         offsets = np.arange(-length + 1, 1)
         rows = streams[:, None] * self.slots_per_stream + (logical_ends[:, None] + offsets) % self.slots_per_stream
-        frames = self._frame_rows.index_select(0, torch.as_tensor(rows.reshape(-1), device=self.storage_device))
+        frames = self._frame_rows.index_select(0, self._rows_on_storage(rows.reshape(-1)))
         return frames.view(len(streams), length, *self.frame_shape)
 
     def _stack(self, streams: np.ndarray, logical_ends: np.ndarray) -> torch.Tensor:
@@ -372,27 +392,31 @@ class ReplayMemory:
         frame_values = int(np.prod(observation_shape[1:] if len(observation_shape) == 3 else observation_shape))
         return capacity * (frame_values * bytes_per_value + 4 + 4 + 3)
 
-    def rng_state(self) -> Any:
-        """The sampling generator's state, as plain values (for ``persistence``)."""
-        return numpy_rng_state(self.rng)
+    def rng_states(self) -> dict[str, Any]:
+        """The sampling generators' states as plain values (for ``persistence``): ``host``, this
+        memory's NumPy generator, and ``device``, the device memory's, where one was loaded."""
+        return {**self._carried_rng, "host": numpy_rng_state(self.rng)}
 
-    def restore_rng_state(self, state: Any) -> None:
-        restore_numpy_rng(self.rng, state)
+    def restore_rng_states(self, states: dict[str, Any]) -> None:
+        if "host" in states:
+            restore_numpy_rng(self.rng, states["host"])
+        self._carried_rng = {name: state for name, state in states.items() if name != "host"}
 
-    def priority_arrays(self) -> dict[str, np.ndarray]:
-        """The priorities as arrays to save (none for uniform sampling)."""
-        return {"priority_tree": self.priorities.tree} if self.priorities is not None else {}
+    def priority_leaves(self) -> np.ndarray | None:
+        """Per slot (streams one after another), the ``priority^alpha`` sampling follows; ``None``
+        for uniform sampling."""
+        return self.priorities.leaves(np.arange(self.capacity)) if self.priorities is not None else None
 
-    def restore_priority_arrays(self, saved: Any) -> None:
-        if self.priorities is not None and "priority_tree" in saved:
-            self.priorities.tree[...] = saved["priority_tree"]
+    def restore_priority_leaves(self, leaves: np.ndarray) -> None:
+        if self.priorities is not None:
+            self.priorities.set_all(np.asarray(leaves, dtype=np.float64))
 
     def after_load(self) -> None:
         """Called once ``load`` has put every array back."""
 
-    def save(self, path: Path, **metadata: Any) -> None:
-        """See ``agent.replay.persistence.save_memory``."""
-        save_memory(self, path, **metadata)
+    def save(self, folder: Path, **options: Any) -> None:
+        """See ``agent.replay.persistence.save_memory`` (``options``: its ``chunk_bytes`` and metadata)."""
+        save_memory(self, folder, **options)
 
     def load(self, path: Path) -> dict[str, Any]:
         """See ``agent.replay.persistence.load_memory``."""

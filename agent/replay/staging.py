@@ -39,5 +39,6 @@ class PinnedStaging:
         staged = buffer[: source.numel()].view(source.shape)
         staged.copy_(source)
         on_device = staged.to(self.device, non_blocking=True)
-        self._copied[turn].record()
+        # the copy runs on the target device's stream, which need not be the current device's
+        self._copied[turn].record(torch.cuda.current_stream(self.device))
         return on_device

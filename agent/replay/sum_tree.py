@@ -40,6 +40,16 @@ class SumTree:
             nodes = np.unique(nodes // 2)
             self.tree[nodes] = self.tree[2 * nodes] + self.tree[2 * nodes + 1]
 
+    def set_all(self, leaves: np.ndarray) -> None:
+        """Every leaf at once (the rest are 0), and the sums above them."""
+        self.tree[:] = 0.0
+        self.tree[self.leaf_start : self.leaf_start + len(leaves)] = leaves
+        start = self.leaf_start
+        while start > 1:
+            parents = np.arange(start // 2, start)
+            self.tree[parents] = self.tree[2 * parents] + self.tree[2 * parents + 1]
+            start //= 2
+
     def find(self, targets: np.ndarray) -> np.ndarray:
         nodes = np.ones(len(targets), dtype=np.int64)
         targets = np.array(targets, dtype=np.float64)
