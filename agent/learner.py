@@ -14,6 +14,7 @@ from torch import nn
 
 from agent.captured_update import CapturedUpdate
 from agent.config import DQNConfig
+from agent.network import place_network
 from agent.optimizer_step import GradientNormClip, OptimizerStep
 
 
@@ -105,7 +106,7 @@ class DQNLearner:
     def __init__(self, network: nn.Module, config: DQNConfig, device: torch.device) -> None:
         self.config = config
         self.device = device
-        self.online = network.to(device)
+        self.online = place_network(network, device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         # the gradient step as one CUDA graph (agent/captured_update.py); elsewhere eager
         self.captured = config.captured_update and device.type == "cuda"

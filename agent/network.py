@@ -29,10 +29,26 @@ class QHead(nn.Module):
         return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
 
 
-# Channels-last (NHWC) input makes the convolutions 15-25% faster on the CPU
-# (bench/agent_throughput.py) and is the layout cuDNN prefers. Not on Apple MPS, whose
-# convolutions have had silent memory-format bugs, and which we cannot test here.
+# Channels-last (NHWC) input makes the convolutions faster on the CPU (docs/benchmarks.md) and
+# is the layout cuDNN prefers. Not on Apple MPS, whose convolutions have had silent
+# memory-format bugs, and which we cannot test here.
 CHANNELS_LAST_DEVICES = ("cpu", "cuda")
+# On CUDA the convolution weights are channels-last too, so that cuDNN need not convert them at
+# every call (PyTorch's advice for channels-last models); on the CPU it makes no difference
+# beyond noise (docs/benchmarks.md), and they stay as they are.
+CHANNELS_LAST_WEIGHTS_DEVICES = ("cuda",)
+
+
+def place_network(network: nn.Module, device: torch.device, *, channels_last_weights: bool | None = None) -> nn.Module:
+    """``network`` on ``device``, its 4-d weights channels-last where ``channels_last_weights``
+    (default: on the devices of ``CHANNELS_LAST_WEIGHTS_DEVICES``). The layout changes the
+    strides only: the values, the state dict and checkpoints are the same."""
+    network = network.to(device)
+    if channels_last_weights is None:
+        channels_last_weights = device.type in CHANNELS_LAST_WEIGHTS_DEVICES
+    if channels_last_weights:
+        network = network.to(memory_format=torch.channels_last)
+    return network
 
 
 class NatureCNN(nn.Module):
@@ -145,4 +161,4 @@ def network_from_checkpoint(state: dict, device: torch.device) -> nn.Module:
     config = DQNConfig.from_dict(state["config"])
     network = build_q_network(config, tuple(state["observation_shape"]), int(state["num_actions"]))
     network.load_state_dict(state["learner"]["online"])
-    return network.to(device).eval()
+    return place_network(network, device).eval()

@@ -64,6 +64,21 @@ def filled_replay(
     return memory
 
 
+def device_memory_batches_per_second(device: torch.device, fill: int, seconds: float) -> float:
+    """Batches of 32 per second that a 1M ``DeviceReplayMemory`` on ``device`` draws."""
+    on_device = filled_replay(1_000_000, 4, device, fill, on_device=True)
+    return rate(seconds, lambda: on_device.sample(32), device)
+
+
+def release_device_memory(device: torch.device) -> None:
+    """Frees what finished measurements held (a replay memory on a GPU: 7 GB), for the next ones."""
+    import gc
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
 def rate(seconds: float, work, device: torch.device | None = None) -> float:
     """Calls of ``work`` per second; on a CUDA ``device`` each call waits for its kernels."""
     synchronize = device is not None and device.type == "cuda"
@@ -88,6 +103,38 @@ def updates_per_second(config: DQNConfig, memory: ReplayMemory, device: torch.de
             torch.cuda.synchronize()
 
     return rate(seconds, work)
+
+
+def layout_updates_per_second(
+    memory: ReplayMemory, device: torch.device, seconds: float, rounds: int = 3
+) -> dict[str, float]:
+    """Updates/s of the atari preset's Nature CNN with its input channels-last and its weights
+    channels-last too or not, and on CUDA with ``torch.backends.cudnn.benchmark`` on and off:
+    every variant takes turns ``rounds`` times."""
+    config = make_config("atari").replace(batch_size=32)
+    benchmark_settings = [False, True] if device.type == "cuda" else [torch.backends.cudnn.benchmark]
+    learners = {}
+    for benchmark in benchmark_settings:
+        for weights_too in (True, False):
+            learner = DQNLearner(build_q_network(config, OBSERVATION_SHAPE, 6), config, device)
+            layout = torch.channels_last if weights_too else torch.contiguous_format
+            for network in (learner.online, learner.target):
+                network.to(memory_format=layout)
+            label = f"weights {'channels-last' if weights_too else 'NCHW'}, input channels-last"
+            if device.type == "cuda":
+                label += f", cudnn.benchmark {'on' if benchmark else 'off'}"
+            learners[label] = (benchmark, learner)
+    updates = dict.fromkeys(learners, 0.0)
+    for _ in range(rounds):
+        for label, (benchmark, learner) in learners.items():
+            torch.backends.cudnn.benchmark = benchmark
+            batch = memory.sample(32)
+            for _ in range(3):  # (cudnn.benchmark picks its algorithms at the first calls)
+                learner.update(batch)
+            step = lambda learner=learner: learner.update(memory.sample(32))
+            updates[label] += rate(seconds / rounds, step, device) / rounds
+    torch.backends.cudnn.benchmark = False
+    return updates
 
 
 def clipping_microseconds(device: torch.device, seconds: float, rounds: int = 3) -> tuple[float, float]:
@@ -146,13 +193,18 @@ def plain_pytorch_updates_per_second(memory: ReplayMemory, device: torch.device,
     return rate(seconds, work)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--fill", type=int, default=50_000, help="transitions written before sampling")
-    args = parser.parse_args()
-    device = resolve_device(args.device)
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.fill < 100:
+        parser.error("--seconds must be positive and --fill at least 100")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
     name = device_name(device)
 
     memory = filled_replay(1_000_000, 4, device, args.fill)
@@ -166,12 +218,11 @@ def main() -> None:
         f"replay sample, batch 32 (CPU storage -> {device.type}): "
         f"{rate(args.seconds, lambda: memory.sample(32)):,.0f} batches/s"
     )
-    on_device = filled_replay(1_000_000, 4, device, args.fill, on_device=True)
-
     print(
         f"replay sample, batch 32 (DeviceReplayMemory: stored and sampled on {device.type}): "
-        f"{rate(args.seconds, lambda: on_device.sample(32), device):,.0f} batches/s"
+        f"{device_memory_batches_per_second(device, args.fill, args.seconds):,.0f} batches/s"
     )
+    release_device_memory(device)  # (its 7 GB on a GPU)
     print(
         "gradient updates/s, batch 32, plain PyTorch reference (CleanRL-style Nature CNN, default Adam): "
         f"{plain_pytorch_updates_per_second(memory, device, args.seconds):,.1f}  [{name}]"
@@ -195,6 +246,8 @@ def main() -> None:
             f"gradient updates/s, batch 32, {label}: "
             f"{updates_per_second(config, memory, device, args.seconds):,.1f}  [{name}]"
         )
+    for label, updates in layout_updates_per_second(memory, device, args.seconds).items():
+        print(f"gradient updates/s, batch 32, Nature CNN (atari preset), {label}: {updates:,.1f}  [{name}]")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ from torch import nn
 
 from agent.learner import DQNLearner
 from agent.network import resolve_device
-from bench.agent_throughput import device_name, plain_nature_cnn
+from bench.agent_throughput import device_name, plain_nature_cnn, release_device_memory
 
 LEARNING_STARTS = 2_000
 WARM_UP_STEPS = 500  # timed after learning_starts + this
@@ -82,6 +82,12 @@ class TrivialQNetwork(nn.Module):
         return self.bias.expand(frames.shape[0], -1)
 
 
+def nvidia_smi_id(device: torch.device) -> str:
+    """The GPU as ``nvidia-smi --id`` names it: by UUID, since CUDA's ordinals count only the
+    GPUs ``CUDA_VISIBLE_DEVICES`` shows, in its order, and nvidia-smi's count them all."""
+    return f"GPU-{torch.cuda.get_device_properties(device).uuid}"
+
+
 @contextmanager
 def gpu_busy_meter(device: torch.device) -> Iterator[list[float]]:
     """Samples ``nvidia-smi``'s GPU utilisation every 0.2 s while the block runs; the list it
@@ -90,8 +96,12 @@ def gpu_busy_meter(device: torch.device) -> Iterator[list[float]]:
     if device.type != "cuda":
         yield samples
         return
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    command = ["nvidia-smi", f"--id={index}", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+    command = [
+        "nvidia-smi",
+        f"--id={nvidia_smi_id(device)}",
+        "--query-gpu=utilization.gpu",
+        "--format=csv,noheader,nounits",
+    ]
     stop = threading.Event()
 
     def sample() -> None:
@@ -185,6 +195,7 @@ def arcade_dqn_loop(
     trivial_network: bool,
     captured: bool = False,
     update_period: int = UPDATE_PERIOD,
+    learning_starts: int = LEARNING_STARTS,
 ) -> Iterator[StepFunction]:
     """arcade-dqn's training loop, warmed up past ``learning_starts``; a step is one vector step."""
     from agent.config import make_config
@@ -198,19 +209,20 @@ def arcade_dqn_loop(
         replay_on_device="auto",  # on a GPU: there, sampled there (1M transitions: about 7 GB)
         batch_size=BATCH_SIZE,
         update_period_steps=update_period,
-        learning_starts=LEARNING_STARTS,
+        learning_starts=learning_starts,
         epsilon_end=TIMED_EPSILON,
-        epsilon_decay_steps=LEARNING_STARTS,
+        epsilon_decay_steps=learning_starts,
         overlap_collection=overlap,
         captured_update=captured,
         device=str(device),
     )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(resolve_game(game), config, Path(run_dir))
+        print(f"       ({trainer.replay_placement.reason})", flush=True)
         try:
             if trivial_network:
                 trainer.learner = DQNLearner(TrivialQNetwork(trainer.num_actions), config, trainer.device)
-            while trainer.progress.agent_step < LEARNING_STARTS + WARM_UP_STEPS:
+            while trainer.progress.agent_step < learning_starts + WARM_UP_STEPS:
                 trainer.train_step()
 
             def step() -> int:
@@ -224,7 +236,9 @@ def arcade_dqn_loop(
 
 
 @contextmanager
-def cleanrl_style_loop(game: str, device: torch.device) -> Iterator[StepFunction]:
+def cleanrl_style_loop(
+    game: str, device: torch.device, learning_starts: int = LEARNING_STARTS
+) -> Iterator[StepFunction]:
     """A plain single-env PyTorch DQN loop the way CleanRL's dqn_atari writes it: gymnasium's
     Atari preprocessing and frame stack, a NumPy replay of whole 4-frame stacks (each next
     state stored as the following slot, like SB3's memory-optimised buffer), a Nature CNN
@@ -250,7 +264,7 @@ def cleanrl_style_loop(game: str, device: torch.device) -> Iterator[StepFunction
 
     def step() -> int:
         nonlocal obs, position
-        epsilon = 1.0 if position < LEARNING_STARTS else TIMED_EPSILON
+        epsilon = 1.0 if position < learning_starts else TIMED_EPSILON
         if rng.random() < epsilon:
             action = int(rng.integers(num_actions))
         else:
@@ -262,7 +276,7 @@ def cleanrl_style_loop(game: str, device: torch.device) -> Iterator[StepFunction
         frames[(slot + 1) % capacity] = next_obs
         obs = env.reset()[0] if terminated or truncated else next_obs
         position += 1
-        if position > LEARNING_STARTS and position % UPDATE_PERIOD == 0:
+        if position > learning_starts and position % UPDATE_PERIOD == 0:
             index = rng.integers(0, min(position, capacity) - 1, size=BATCH_SIZE)
             states = torch.as_tensor(frames[index], device=device).float() / 255.0
             next_states = torch.as_tensor(frames[(index + 1) % capacity], device=device).float() / 255.0
@@ -281,7 +295,7 @@ def cleanrl_style_loop(game: str, device: torch.device) -> Iterator[StepFunction
         return 1
 
     try:
-        while position < LEARNING_STARTS + WARM_UP_STEPS:
+        while position < learning_starts + WARM_UP_STEPS:
             step()
         yield step
     finally:
@@ -322,13 +336,15 @@ print(json.dumps({"steps_per_second": clock.rate, "version": stable_baselines3._
 """
 
 
-def sb3_steps_per_second(python: str, game: str, seconds: float, device: torch.device) -> tuple[float, str] | None:
+def sb3_steps_per_second(
+    python: str, game: str, seconds: float, device: torch.device, learning_starts: int = LEARNING_STARTS
+) -> tuple[float, str] | None:
     """Stable-Baselines3's DQN under ``python`` (agent steps/s and its version), or ``None``
     when it cannot be imported there."""
     check = subprocess.run([python, "-c", "import stable_baselines3"], check=False, capture_output=True)
     if check.returncode != 0:
         return None
-    arguments = [game, str(seconds), str(replay_capacity_for(device)), str(LEARNING_STARTS), device.type]
+    arguments = [game, str(seconds), str(replay_capacity_for(device)), str(learning_starts), device.type]
     result = subprocess.run([python, "-c", SB3_MEASUREMENT, *arguments], capture_output=True, text=True, check=True)
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     return measured["steps_per_second"], measured["version"]
@@ -346,72 +362,120 @@ def print_measured(round_number: int, label: str, measured: Measured, note: str 
     print_row(round_number, label, measured.steps_per_second, ", ".join([note, *busy] if note else busy))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the learner's device)")
     parser.add_argument("--game", default="Pong", help="an Atari game")
     parser.add_argument("--num-envs", type=int, default=8, help="arcade-dqn's parallel envs")
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per figure, after the warm-up")
     parser.add_argument("--rounds", type=int, default=2, help="alternate the rows this many times (noisy machine)")
+    parser.add_argument(
+        "--learning-starts", type=int, default=LEARNING_STARTS, help="random steps before the timed learning"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's own)")
     parser.add_argument("--sb3-python", default=sys.executable, help="a Python that can import stable_baselines3")
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["host", "whole", "sb3"], help="tables or rows to leave out"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         device = resolve_device(args.device)
     except ValueError as error:
         parser.error(str(error))
     if args.num_envs < 1 or args.seconds <= 0 or args.rounds < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--num-envs, --rounds and --threads must be at least 1 and --seconds positive")
+    if args.learning_starts < BATCH_SIZE:
+        parser.error(f"--learning-starts must be at least {BATCH_SIZE} (a batch)")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
     print(
         f"device: {device_name(device)}; game {args.game}; batch {BATCH_SIZE}, one update per {UPDATE_PERIOD} agent "
         f"steps, replay {replay_capacity_for(device):,}; {args.seconds:.0f} s timed per figure after "
-        f"{LEARNING_STARTS:,} + {WARM_UP_STEPS} warm-up steps"
+        f"{args.learning_starts:,} + {WARM_UP_STEPS} warm-up steps"
     )
     print(f"{'round':<6} {'loop':<64} {'agent steps/s':>14}")
-    game, envs, seconds = args.game, args.num_envs, args.seconds
     for round_number in range(1, args.rounds + 1):
         if "host" not in args.skip:
-            with ExitStack() as stack:
-                alone = f"host side: vector env alone, {envs} envs, random actions"
-                loops = {alone: stack.enter_context(vector_env_alone(game, envs))}
-                for overlap, period, how in [
-                    (False, UPDATE_PERIOD, "serial"),
-                    (True, UPDATE_PERIOD, "overlapped"),
-                    (True, NEVER, "no sampling or updates"),
-                ]:
-                    loops[f"host side: whole loop, trivial network, {how}"] = stack.enter_context(
-                        arcade_dqn_loop(game, envs, device, overlap=overlap, trivial_network=True, update_period=period)
-                    )
-                measured = side_by_side(loops, seconds, device)
-            for label, row in measured.items():
-                ratio = f"{row.steps_per_second / measured[alone].steps_per_second:.2f}x the env alone"
-                print_measured(round_number, label, row, "" if label == alone else ratio)
+            host_side_table(round_number, args.game, args.num_envs, args.seconds, device, args.learning_starts)
+            release_device_memory(device)
         if "whole" in args.skip:
             continue
-        variants = [(True, False, "overlapped (the default)"), (False, False, "serial")]
-        if device.type == "cuda":
-            variants.insert(0, (True, True, "overlapped, captured update"))
-        with ExitStack() as stack:
-            loops = {
-                f"arcade-dqn, atari preset, {envs} envs, {how}": stack.enter_context(
-                    arcade_dqn_loop(game, envs, device, overlap=overlap, trivial_network=False, captured=captured)
-                )
-                for overlap, captured, how in variants
-            }
-            loops["plain CleanRL-style PyTorch loop, 1 env"] = stack.enter_context(cleanrl_style_loop(game, device))
-            measured = side_by_side(loops, seconds, device)
-        for label, row in measured.items():
-            print_measured(round_number, label, row)
+        whole_training_table(round_number, args.game, args.num_envs, args.seconds, device, args.learning_starts)
+        release_device_memory(device)
         if "sb3" not in args.skip:
-            sb3 = sb3_steps_per_second(args.sb3_python, game, seconds, device)
+            sb3 = sb3_steps_per_second(args.sb3_python, args.game, args.seconds, device, args.learning_starts)
             label = f"Stable-Baselines3 {sb3[1] if sb3 else ''} DQN (CnnPolicy, Adam), 1 env"
             print_row(round_number, label, sb3[0] if sb3 else None, "" if sb3 else "stable_baselines3 not importable")
+
+
+def print_peak_gpu_memory(device: torch.device) -> None:
+    """The most GPU memory the table's loops held at once (all of them side by side), then
+    resets the count for the next table."""
+    if device.type == "cuda":
+        print(f"       (peak GPU memory allocated: {torch.cuda.max_memory_allocated(device) / 1e9:.1f} GB)", flush=True)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def host_side_table(
+    round_number: int, game: str, envs: int, seconds: float, device: torch.device, learning_starts: int
+) -> None:
+    """The vector env alone beside the whole loop with a trivial network (see the docstring)."""
+    with ExitStack() as stack:
+        alone = f"host side: vector env alone, {envs} envs, random actions"
+        loops = {alone: stack.enter_context(vector_env_alone(game, envs))}
+        for overlap, period, how in [
+            (False, UPDATE_PERIOD, "serial"),
+            (True, UPDATE_PERIOD, "overlapped"),
+            (True, NEVER, "no sampling or updates"),
+        ]:
+            loops[f"host side: whole loop, trivial network, {how}"] = stack.enter_context(
+                arcade_dqn_loop(
+                    game,
+                    envs,
+                    device,
+                    overlap=overlap,
+                    trivial_network=True,
+                    update_period=period,
+                    learning_starts=learning_starts,
+                )
+            )
+        measured = side_by_side(loops, seconds, device)
+    print_peak_gpu_memory(device)
+    for label, row in measured.items():
+        ratio = f"{row.steps_per_second / measured[alone].steps_per_second:.2f}x the env alone"
+        print_measured(round_number, label, row, "" if label == alone else ratio)
+
+
+def whole_training_table(
+    round_number: int, game: str, envs: int, seconds: float, device: torch.device, learning_starts: int
+) -> None:
+    """arcade-dqn's loop (overlapped, serial, on CUDA captured too) beside the CleanRL-style loop."""
+    variants = [(True, False, "overlapped (the default)"), (False, False, "serial")]
+    if device.type == "cuda":
+        variants.insert(0, (True, True, "overlapped, captured update"))
+    with ExitStack() as stack:
+        loops = {
+            f"arcade-dqn, atari preset, {envs} envs, {how}": stack.enter_context(
+                arcade_dqn_loop(
+                    game,
+                    envs,
+                    device,
+                    overlap=overlap,
+                    trivial_network=False,
+                    captured=captured,
+                    learning_starts=learning_starts,
+                )
+            )
+            for overlap, captured, how in variants
+        }
+        loops["plain CleanRL-style PyTorch loop, 1 env"] = stack.enter_context(
+            cleanrl_style_loop(game, device, learning_starts)
+        )
+        measured = side_by_side(loops, seconds, device)
+    print_peak_gpu_memory(device)
+    for label, row in measured.items():
+        print_measured(round_number, label, row)
 
 
 if __name__ == "__main__":
