@@ -468,7 +468,7 @@ def test_prioritized_n_step_run_trains_and_reweights(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "train/loss" in scalars(run_dir)
-    replay = ReplayMemory(5_000, 1, (4,), observation_dtype=torch.float32, n_step=3, prioritized=True)
+    replay = ReplayMemory(50_000, 1, (4,), observation_dtype=torch.float32, n_step=3, prioritized=True)
     replay.load(run_dir / "replay")
     leaves = replay.priority_leaves()
     assert len(np.unique(leaves[leaves > 0])) > 100  # priorities follow TD errors, not one constant
