@@ -126,7 +126,7 @@ def main() -> None:
             for what, seconds, path in rows:
                 print(f"{round_number:<6} {what:<58} {seconds:8.1f} {size_of(path) / 1e6:7,.0f} MB", flush=True)
             print(f"{round_number:<6} {'save: whole / folder format':<58} {whole / incremental:7.1f}x", flush=True)
-        loaded = ReplayMemory(args.capacity, NUM_STREAMS, OBSERVATION_SHAPE, seed=0)
+        loaded = memory  # loaded into again: the earlier format reads its frames whole first, and needs the room
         print(f"{'':<6} {'load, folder format (checksums checked)':<58} {seconds_of(lambda: loaded.load(folder)):8.1f}")
         print(
             f"{'':<6} {'load, earlier format':<58} {seconds_of(lambda: loaded.load(work / 'replay.npz')):8.1f}",
