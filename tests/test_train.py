@@ -662,3 +662,27 @@ def test_a_saved_replay_memory_holds_the_step_written_after_sending(tmp_path):
         assert (trainer.replay.frames_written > saved.frames_written).all()
     finally:
         trainer.close()
+
+
+def test_a_run_the_cpu_would_train_for_days_says_what_to_expect_once_and_a_short_run_does_not(tmp_path):
+    """The hint comes once learning runs, from the speed measured then: CartPole's 1,000M steps
+    take days on this CPU; 1,000 steps (800 of them learning) take seconds."""
+    long_run = train("--game", "CartPole", "--steps", "1000000000", "--hours", "0.006", "--device", "cpu",
+                     "--set", "learning_starts=200", "--set", "log_every_steps=100",
+                     "--run-dir", str(tmp_path / "long"), "--quiet")  # fmt: skip
+    assert long_run.returncode == 0, long_run.stderr
+    hint = [line for line in long_run.stdout.splitlines() if line.startswith("note: ")]
+    assert len(hint) == 2 and "steps left take about" in hint[0] and "hours" in hint[0], long_run.stdout
+    hours = float(hint[0].split("take about ")[1].split(" hours")[0].replace(",", ""))
+    assert hours > 12 and "--hours 8" in hint[1] and f"--resume {tmp_path / 'long'}" in hint[1]
+    short_run = train("--game", "CartPole", "--steps", "1000", "--device", "cpu", "--set", "learning_starts=200",
+                      "--set", "log_every_steps=100", "--run-dir", str(tmp_path / "short"))  # fmt: skip
+    assert short_run.returncode == 0 and "note: at" not in short_run.stdout, short_run.stdout
+
+
+def test_the_long_run_hint_is_for_the_cpu_alone():
+    from training.run import long_run_hint
+
+    assert long_run_hint(torch.device("cpu"), 10_000_000, 100.0, "RUN") is not None  # 28 hours
+    assert long_run_hint(torch.device("cpu"), 100_000, 100.0, "RUN") is None  # 17 minutes
+    assert long_run_hint(torch.device("cuda"), 10_000_000, 100.0, "RUN") is None

@@ -26,8 +26,8 @@ from agent.replay import DeviceReplayMemory, ReplayMemory
 from agent.replay.persistence import read_manifest
 from envs import GameSpec, from_checkpoint, make_vec_env, to_checkpoint
 from training.background_evaluation import BackgroundEvaluator, EvaluationJob
-from training.replay_placement import ReplayDoesNotFit, gpu_room_lock, place_replay
 from training.evaluation import PlaySettings, evaluate
+from training.replay_placement import ReplayDoesNotFit, gpu_room_lock, place_replay
 from training.schedule import Progress, Schedule
 
 REPLAY_FOLDER = "replay"  # the saved replay memory (agent/replay/persistence.py)
