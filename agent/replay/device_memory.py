@@ -84,11 +84,11 @@ class DeviceReplayMemory(ReplayMemory):
         self._max_priority.fill_(value)
 
     def _slots_cleared(self, streams: np.ndarray, slots: np.ndarray) -> None:
+        """Cleared slots and new transitions alike reach the device at the next sync (a new
+        transition's priority, the largest so far, is set there: nothing is read back)."""
         self._written_since_sync.append(np.asarray(streams) * self.slots_per_stream + np.asarray(slots))
 
-    def _transitions_added(self, streams: np.ndarray, slots: np.ndarray) -> None:
-        # their priority (the largest so far) is set on the device, at the next sync
-        self._written_since_sync.append(np.asarray(streams) * self.slots_per_stream + np.asarray(slots))
+    _transitions_added = _slots_cleared
 
     def _sync_to_device(self) -> None:
         """Copies the slots written since the last batch (their bookkeeping, and the priority
