@@ -219,15 +219,15 @@ def test_the_q_value_panel_keeps_every_label_inside_the_window():
     window.close()
 
 
-def test_score_overlay_writes_the_score_on_the_recordings_top_band_only(tmp_path):
-    from viewer.overlay import with_score
+def test_score_overlay_adds_a_band_above_the_game_and_leaves_the_game_whole(tmp_path):
+    from viewer.overlay import band_height, with_score
 
     frame = np.full((256, 256, 3), 90, dtype=np.uint8)
     one, seven = with_score(frame, episode=1, score=1), with_score(frame, episode=1, score=7)
-    band = np.flatnonzero((one != frame).any(axis=(1, 2)))
-    assert band[0] == 0 and 15 < len(band) < 60  # a band at the top, a line of text high
-    np.testing.assert_array_equal(one[band[-1] + 1 :], frame[band[-1] + 1 :])  # the game below is untouched
-    assert (one[band] < 90).any() and (one[band] > 200).all(axis=2).any()  # darkened, with white text
+    band = band_height(256)
+    assert one.shape == (256 + band, 256, 3) and 15 < band < 60 and band % 2 == 0  # a line of text high, even
+    np.testing.assert_array_equal(one[band:], frame)  # the game below, every pixel of it (its own score too)
+    assert (one[:band] == 0).all(axis=2).any() and (one[:band] > 200).all(axis=2).any()  # dark, with white text
     assert not np.array_equal(one, seven)  # the text says the score
 
     common = ["--game", "Catcher", "--random", "--headless", "--episodes", "1", "--max-steps", "40", "--gif-every", "1"]
@@ -236,9 +236,9 @@ def test_score_overlay_writes_the_score_on_the_recordings_top_band_only(tmp_path
     result = play(*common, "--gif", str(overlaid), "--score-overlay")
     assert result.returncode == 0, result.stderr
     plain_frames, overlaid_frames = iio.imread(plain, index=None), iio.imread(overlaid, index=None)
-    assert plain_frames.shape == overlaid_frames.shape
-    below = band[-1] + 1
-    difference = np.abs(plain_frames[:, below:].astype(int) - overlaid_frames[:, below:].astype(int))
-    assert difference.mean() < 2  # the same game (GIF palettes aside)
-    white = (overlaid_frames[:, band] > 200).all(axis=-1).any(axis=(1, 2))
-    assert white.all() and not (plain_frames[:, band] > 200).all(axis=-1).any()  # the text on every frame
+    added = overlaid_frames.shape[1] - plain_frames.shape[1]
+    assert added > 0 and overlaid_frames.shape[0] == plain_frames.shape[0]
+    difference = np.abs(plain_frames.astype(int) - overlaid_frames[:, added:].astype(int))
+    assert difference.mean() < 2  # the same game, whole (GIF palettes aside)
+    white = (overlaid_frames[:, :added] > 200).all(axis=-1).any(axis=(1, 2))
+    assert white.all()  # the text on every frame
