@@ -645,3 +645,25 @@ def test_training_steps_on_the_gpu_never_wait_for_the_device(captured):
         torch.cuda.set_sync_debug_mode("default")
     torch.cuda.synchronize()
     assert learner.updates_done == 240
+
+
+@pytest.mark.parametrize(("num_streams", "n_step", "batch_size"), [(1, 1, 64), (4, 3, 32), (3, 1, 32)])
+@pytest.mark.parametrize("observation_shape", [(4,), (STACK, SIDE, SIDE)], ids=["state", "frames"])
+def test_a_full_memory_of_the_smallest_capacity_offered_holds_a_batch(
+    num_streams, n_step, batch_size, observation_shape
+):
+    """``train.py`` refuses a smaller ``--replay-size`` and names this one (a slow test trains at it)."""
+    from agent.replay import smallest_capacity
+
+    stack = observation_shape[0] if len(observation_shape) == 3 else 1
+    capacity = smallest_capacity(num_streams, stack, n_step, batch_size)
+    dtype, numpy_dtype = (torch.uint8, np.uint8) if len(observation_shape) == 3 else (torch.float32, np.float32)
+    memory = ReplayMemory(capacity, num_streams, observation_shape, observation_dtype=dtype, n_step=n_step)
+    for stream in range(num_streams):
+        memory.start_episode(stream, np.zeros(observation_shape, numpy_dtype))
+    for step in range(3 * capacity):  # wrapped three times: full
+        for stream in range(num_streams):
+            memory.add(stream, 0, 1.0, False, False, np.full(observation_shape, step % 200, numpy_dtype))
+        if step >= capacity:
+            assert memory.can_sample(batch_size)
+    assert memory.sample(batch_size)["reward"].shape == (batch_size,)

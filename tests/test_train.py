@@ -163,7 +163,11 @@ CARTPOLE_DEVICE_REPLAY = [*CARTPOLE, "--set", "replay_on_device=true", "--set", 
 
 @pytest.mark.parametrize(
     "game_args, steps",
-    [(CARTPOLE, 2400), (BREAKOUT_ONE_ENV, 1200), (CARTPOLE_DEVICE_REPLAY, 2400)],
+    [
+        (CARTPOLE, 2400),
+        pytest.param(BREAKOUT_ONE_ENV, 1200, marks=pytest.mark.slow),  # the emulator's state: sticky actions
+        (CARTPOLE_DEVICE_REPLAY, 2400),
+    ],
     ids=["CartPole", "Breakout", "CartPole-device-replay"],
 )
 def test_exact_resume_with_saved_replay_matches_one_long_run(tmp_path, game_args, steps):
@@ -440,6 +444,7 @@ def test_bad_input_gets_one_line_and_exit_code_2_with_nothing_overwritten(finish
     assert digest(finished_cartpole_run) == before
 
 
+@pytest.mark.slow  # (test_replay.py checks the memory of that size holds a batch)
 def test_the_smallest_replay_size_offered_does_train(tmp_path):
     """The refusal above names the smallest memory that works: at that size a run updates."""
     run_dir = tmp_path / "run"
@@ -664,6 +669,7 @@ def test_a_saved_replay_memory_holds_the_step_written_after_sending(tmp_path):
         trainer.close()
 
 
+@pytest.mark.slow  # (the hint's rule: test_the_long_run_hint_is_for_the_cpu_alone)
 def test_a_run_the_cpu_would_train_for_days_says_what_to_expect_once_and_a_short_run_does_not(tmp_path):
     """The hint comes once learning runs, from the speed measured then: CartPole's 1,000M steps
     take days on this CPU; 1,000 steps (800 of them learning) take seconds."""
